@@ -113,6 +113,21 @@ static inline double fastlr_logistic_loss_grad(double y, double z, double *dz) {
 #undef SFX
 #undef FASTLR_VW
 #undef FASTLR_TARGET
+/* AVX-512 (F, DQ, VL): 8 doubles per vector. */
+#define FASTLR_TARGET __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma")))
+#define FASTLR_VW 8
+#define FLT double
+#define SFX(name) name##_f64_avx512
+#include "_kernels_impl.h"
+#undef FLT
+#undef SFX
+#define FLT float
+#define SFX(name) name##_f32_avx512
+#include "_kernels_impl.h"
+#undef FLT
+#undef SFX
+#undef FASTLR_VW
+#undef FASTLR_TARGET
 #endif
 
 typedef double (*fastlr_rows_f64_t)(int, const double *, ptrdiff_t, ptrdiff_t, const double *,
@@ -130,14 +145,24 @@ static fastlr_rows_f64_t fastlr_rows_f64_impl = fastlr_rows_f64_base;
 static fastlr_rows_f32_t fastlr_rows_f32_impl = fastlr_rows_f32_base;
 static fastlr_dot_f64_t fastlr_dot_f64_impl = fastlr_dot_f64_base;
 static fastlr_dot_f32_t fastlr_dot_f32_impl = fastlr_dot_f32_base;
-static int fastlr_simd_level = 0;  /* 0: baseline (SSE2 on x86-64), 1: AVX2 + FMA */
+static int fastlr_simd_level = 0;  /* 0: baseline (SSE2 on x86-64), 1: AVX2 + FMA, 2: AVX-512 */
 
-/* Pick the instruction set once, at module import (FASTLR_SIMD=0 in the environment forces
- * the baseline, for comparisons). */
-static inline void fastlr_select_kernels(int allow_simd) {
+/* Pick the instruction set once, at module import. max_level caps it (FASTLR_SIMD in the
+ * environment: 0 forces the baseline, 1 at most AVX2, for comparisons and tests). */
+static inline void fastlr_select_kernels(int max_level) {
 #if FASTLR_X86_DISPATCH
     __builtin_cpu_init();
-    if (allow_simd && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    int has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (max_level >= 2 && has_avx2 && __builtin_cpu_supports("avx512f") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")) {
+        fastlr_rows_f64_impl = fastlr_rows_f64_avx512;
+        fastlr_rows_f32_impl = fastlr_rows_f32_avx512;
+        fastlr_dot_f64_impl = fastlr_dot_f64_avx512;
+        fastlr_dot_f32_impl = fastlr_dot_f32_avx512;
+        fastlr_simd_level = 2;
+        return;
+    }
+    if (max_level >= 1 && has_avx2) {
         fastlr_rows_f64_impl = fastlr_rows_f64_avx2;
         fastlr_rows_f32_impl = fastlr_rows_f32_avx2;
         fastlr_dot_f64_impl = fastlr_dot_f64_avx2;
@@ -146,7 +171,7 @@ static inline void fastlr_select_kernels(int allow_simd) {
         return;
     }
 #else
-    (void)allow_simd;
+    (void)max_level;
 #endif
     fastlr_rows_f64_impl = fastlr_rows_f64_base;
     fastlr_rows_f32_impl = fastlr_rows_f32_base;

@@ -31,7 +31,9 @@ static inline FASTLR_TARGET SFX(vd) SFX(ld_d)(const double *p) {
 }
 static inline FASTLR_TARGET void SFX(st_d)(double *p, SFX(vd) v) { memcpy(p, &v, sizeof v); }
 static inline FASTLR_TARGET double SFX(hsum)(SFX(vd) v) {
-#if FASTLR_VW == 4
+#if FASTLR_VW == 8
+    return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+#elif FASTLR_VW == 4
     return (v[0] + v[1]) + (v[2] + v[3]);
 #else
     return v[0] + v[1];

@@ -45,8 +45,13 @@ from fastlr._math cimport (floating, fastlr_sigmoid, fastlr_logistic_loss, dot,
                           fastlr_rows_f32, fastlr_rows_f64, fastlr_select_kernels,
                           fastlr_simd_level)
 
-# Choose the instruction set of the row loops once (FASTLR_SIMD=0 forces the baseline).
-fastlr_select_kernels(os.environ.get("FASTLR_SIMD", "1") != "0")
+def _simd_cap(value):
+    """FASTLR_SIMD: '0' baseline only, '1' at most AVX2 + FMA, else the best the CPU has."""
+    return {"0": 0, "1": 1}.get(value.strip(), 2)
+
+
+# Choose the instruction set of the row loops once (FASTLR_SIMD caps it, for comparisons).
+fastlr_select_kernels(_simd_cap(os.environ.get("FASTLR_SIMD", "")))
 
 
 # Work (multiply-adds) below which a call stays on one thread: a parallel region costs
@@ -66,8 +71,8 @@ def threads_for(Py_ssize_t n_rows, Py_ssize_t width, int n_threads):
 
 
 def simd_level():
-    """'avx2+fma' when the row loops run the AVX2 + FMA copy, else 'baseline'."""
-    return "avx2+fma" if fastlr_simd_level == 1 else "baseline"
+    """Instruction set of the row loops: 'avx512', 'avx2+fma' or 'baseline'."""
+    return ("baseline", "avx2+fma", "avx512")[fastlr_simd_level]
 
 
 cdef inline double _rows(int head, const floating* X, Py_ssize_t d, Py_ssize_t k,

@@ -22,7 +22,7 @@ cdef extern from "_kernels.h":
                            const Py_ssize_t* idx, Py_ssize_t start, Py_ssize_t stop,
                            Py_ssize_t pf_limit, const double* W, const double* b,
                            double* GW, double* Gb, double* scratch) noexcept nogil
-    void fastlr_select_kernels(int allow_simd) noexcept nogil
+    void fastlr_select_kernels(int max_level) noexcept nogil
     int fastlr_simd_level
 
 
