@@ -39,6 +39,7 @@
 
 #if FASTLR_VECTOR && (defined(__x86_64__) || defined(_M_X64)) && !defined(FASTLR_NO_DISPATCH)
 #define FASTLR_X86_DISPATCH 1
+#include <immintrin.h>
 #else
 #define FASTLR_X86_DISPATCH 0
 #endif
@@ -86,14 +87,18 @@ static inline double fastlr_logistic_loss_grad(double y, double z, double *dz) {
 #define FASTLR_TARGET
 #define FASTLR_VW 2
 #define FLT double
+#define FASTLR_FLT_FLOAT 0
 #define SFX(name) name##_f64_base
 #include "_kernels_impl.h"
 #undef FLT
+#undef FASTLR_FLT_FLOAT
 #undef SFX
 #define FLT float
+#define FASTLR_FLT_FLOAT 1
 #define SFX(name) name##_f32_base
 #include "_kernels_impl.h"
 #undef FLT
+#undef FASTLR_FLT_FLOAT
 #undef SFX
 #undef FASTLR_VW
 #undef FASTLR_TARGET
@@ -102,14 +107,18 @@ static inline double fastlr_logistic_loss_grad(double y, double z, double *dz) {
 #define FASTLR_TARGET __attribute__((target("avx2,fma")))
 #define FASTLR_VW 4
 #define FLT double
+#define FASTLR_FLT_FLOAT 0
 #define SFX(name) name##_f64_avx2
 #include "_kernels_impl.h"
 #undef FLT
+#undef FASTLR_FLT_FLOAT
 #undef SFX
 #define FLT float
+#define FASTLR_FLT_FLOAT 1
 #define SFX(name) name##_f32_avx2
 #include "_kernels_impl.h"
 #undef FLT
+#undef FASTLR_FLT_FLOAT
 #undef SFX
 #undef FASTLR_VW
 #undef FASTLR_TARGET
@@ -117,14 +126,18 @@ static inline double fastlr_logistic_loss_grad(double y, double z, double *dz) {
 #define FASTLR_TARGET __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma")))
 #define FASTLR_VW 8
 #define FLT double
+#define FASTLR_FLT_FLOAT 0
 #define SFX(name) name##_f64_avx512
 #include "_kernels_impl.h"
 #undef FLT
+#undef FASTLR_FLT_FLOAT
 #undef SFX
 #define FLT float
+#define FASTLR_FLT_FLOAT 1
 #define SFX(name) name##_f32_avx512
 #include "_kernels_impl.h"
 #undef FLT
+#undef FASTLR_FLT_FLOAT
 #undef SFX
 #undef FASTLR_VW
 #undef FASTLR_TARGET
@@ -138,11 +151,13 @@ typedef double (*fastlr_rows_f32_t)(int, const float *, ptrdiff_t, ptrdiff_t, co
                                     const double *, const double *, const ptrdiff_t *,
                                     ptrdiff_t, ptrdiff_t, ptrdiff_t, const double *,
                                     const double *, double *, double *, double *);
+typedef void (*fastlr_terms_t)(const double *, const double *, ptrdiff_t, double *, double *);
 typedef double (*fastlr_dot_f64_t)(const double *, const double *, ptrdiff_t);
 typedef double (*fastlr_dot_f32_t)(const float *, const double *, ptrdiff_t);
 
 static fastlr_rows_f64_t fastlr_rows_f64_impl = fastlr_rows_f64_base;
 static fastlr_rows_f32_t fastlr_rows_f32_impl = fastlr_rows_f32_base;
+static fastlr_terms_t fastlr_logistic_terms_impl = fastlr_logistic_terms_f64_base;
 static fastlr_dot_f64_t fastlr_dot_f64_impl = fastlr_dot_f64_base;
 static fastlr_dot_f32_t fastlr_dot_f32_impl = fastlr_dot_f32_base;
 static int fastlr_simd_level = 0;  /* 0: baseline (SSE2 on x86-64), 1: AVX2 + FMA, 2: AVX-512 */
@@ -158,6 +173,7 @@ static inline void fastlr_select_kernels(int max_level) {
         fastlr_rows_f64_impl = fastlr_rows_f64_avx512;
         fastlr_rows_f32_impl = fastlr_rows_f32_avx512;
         fastlr_dot_f64_impl = fastlr_dot_f64_avx512;
+        fastlr_logistic_terms_impl = fastlr_logistic_terms_f64_avx512;
         fastlr_dot_f32_impl = fastlr_dot_f32_avx512;
         fastlr_simd_level = 2;
         return;
@@ -166,6 +182,7 @@ static inline void fastlr_select_kernels(int max_level) {
         fastlr_rows_f64_impl = fastlr_rows_f64_avx2;
         fastlr_rows_f32_impl = fastlr_rows_f32_avx2;
         fastlr_dot_f64_impl = fastlr_dot_f64_avx2;
+        fastlr_logistic_terms_impl = fastlr_logistic_terms_f64_avx2;
         fastlr_dot_f32_impl = fastlr_dot_f32_avx2;
         fastlr_simd_level = 1;
         return;
@@ -176,6 +193,7 @@ static inline void fastlr_select_kernels(int max_level) {
     fastlr_rows_f64_impl = fastlr_rows_f64_base;
     fastlr_rows_f32_impl = fastlr_rows_f32_base;
     fastlr_dot_f64_impl = fastlr_dot_f64_base;
+    fastlr_logistic_terms_impl = fastlr_logistic_terms_f64_base;
     fastlr_dot_f32_impl = fastlr_dot_f32_base;
     fastlr_simd_level = 0;
 }
@@ -196,6 +214,10 @@ static inline double fastlr_rows_f32(int head, const float *X, ptrdiff_t d, ptrd
                                      double *GW, double *Gb, double *scratch) {
     return fastlr_rows_f32_impl(head, X, d, k, Y, sw, lw, idx, start, stop, pf_limit, W, b,
                                 GW, Gb, scratch);
+}
+static inline void fastlr_logistic_terms(const double *z, const double *y, ptrdiff_t n,
+                                         double *loss, double *dz) {
+    fastlr_logistic_terms_impl(z, y, n, loss, dz);
 }
 static inline double fastlr_dot_f64(const double *x, const double *w, ptrdiff_t d) {
     return fastlr_dot_f64_impl(x, w, d);

@@ -43,7 +43,7 @@ import numpy as np
 
 from fastlr._math cimport (floating, fastlr_sigmoid, fastlr_logistic_loss, dot,
                           fastlr_rows_f32, fastlr_rows_f64, fastlr_select_kernels,
-                          fastlr_simd_level)
+                          fastlr_simd_level, fastlr_logistic_terms)
 
 def _simd_cap(value):
     """FASTLR_SIMD: '0' baseline only, '1' at most AVX2 + FMA, else the best the CPU has."""
@@ -313,6 +313,20 @@ def _py_sigmoid(double z):
 
 def _py_logistic_loss(double y, double z):
     return fastlr_logistic_loss(y, z)
+
+
+def _logistic_terms(const double[::1] z, const double[::1] y):
+    """Per-row binary cross-entropy and sigmoid(z) - y exactly as the training loop computes
+    them (4 rows at a time through the SIMD exp / log1p). For tests."""
+    cdef Py_ssize_t n = z.shape[0]
+    if y.shape[0] != n:
+        raise ValueError(f"z and y differ in length: {n} and {y.shape[0]}")
+    loss = np.empty(n)
+    dz = np.empty(n)
+    cdef double[::1] lv = loss, gv = dz
+    if n > 0:
+        fastlr_logistic_terms(&z[0], &y[0], n, &lv[0], &gv[0])
+    return loss, dz
 
 
 def count_nonfinite(const floating[:, ::1] X, int n_threads=1):

@@ -22,6 +22,8 @@ cdef extern from "_kernels.h":
                            const Py_ssize_t* idx, Py_ssize_t start, Py_ssize_t stop,
                            Py_ssize_t pf_limit, const double* W, const double* b,
                            double* GW, double* Gb, double* scratch) noexcept nogil
+    void fastlr_logistic_terms(const double* z, const double* y, Py_ssize_t n,
+                               double* loss, double* dz) noexcept nogil
     void fastlr_select_kernels(int max_level) noexcept nogil
     int fastlr_simd_level
 
