@@ -457,7 +457,80 @@ static inline FASTLR_TARGET void SFX(grads)(const double *a0, const double *a1, 
     for (c = 0; c < k; c++) Gb[c] += a1 ? a0[c] + a1[c] : a0[c];
 }
 
-/* Softmax, multilabel and squared heads: 2 rows x 4 classes at a time. */
+#if FASTLR_VECTOR && FASTLR_VW == 8
+/* With 32 vector registers (AVX-512), blocks of 4 rows x 4 classes: W and G, which for
+ * 10 x 784 do not fit in L1 together, are streamed once per 4 rows instead of per 2. */
+#define KROWS 4
+
+/* z[r k + c] = x_r . W_c for the KROWS rows and all classes, in quads of classes (a last
+ * partial quad repeats its first class in the missing slots and drops their results) */
+static inline FASTLR_TARGET void SFX(dot_blk)(const FLT *const *xs, const double *W,
+                                              ptrdiff_t d, ptrdiff_t k, double *z) {
+    ptrdiff_t c, j, r, q;
+    for (c = 0; c < k; c += 4) {
+        ptrdiff_t kq = k - c < 4 ? k - c : 4;
+        const double *w0 = W + c * d, *w1 = w0 + (kq > 1) * d, *w2 = w0 + (kq > 2) * 2 * d,
+                     *w3 = w0 + (kq > 3) * 3 * d;
+        SFX(vd) acc[KROWS][4];
+        double s[KROWS][4];
+        for (r = 0; r < KROWS; r++)
+            for (q = 0; q < 4; q++) acc[r][q] = VZERO;
+        for (j = 0; j + FASTLR_VW <= d; j += FASTLR_VW) {
+            SFX(vd) v0 = SFX(ld_d)(w0 + j), v1 = SFX(ld_d)(w1 + j);
+            SFX(vd) v2 = SFX(ld_d)(w2 + j), v3 = SFX(ld_d)(w3 + j);
+            for (r = 0; r < KROWS; r++) {
+                SFX(vd) xv = SFX(ld_x)(xs[r] + j);
+                acc[r][0] += xv * v0; acc[r][1] += xv * v1;
+                acc[r][2] += xv * v2; acc[r][3] += xv * v3;
+            }
+        }
+        for (r = 0; r < KROWS; r++)
+            for (q = 0; q < 4; q++) s[r][q] = SFX(hsum)(acc[r][q]);
+        for (; j < d; j++)
+            for (r = 0; r < KROWS; r++) {
+                double xj = xs[r][j];
+                s[r][0] += xj * w0[j]; s[r][1] += xj * w1[j];
+                s[r][2] += xj * w2[j]; s[r][3] += xj * w3[j];
+            }
+        for (r = 0; r < KROWS; r++)
+            for (q = 0; q < kq; q++) z[r * k + c + q] = s[r][q];
+    }
+}
+
+/* G_c += sum_r a[r k + c] x_r for all classes (G loaded and stored once per KROWS rows).
+ * A last partial quad points its missing slots at its first class with coefficients 0:
+ * they add +0 to values just stored (X is finite), which changes nothing. */
+static inline FASTLR_TARGET void SFX(grad_blk)(const double *a, const FLT *const *xs,
+                                               double *GW, ptrdiff_t d, ptrdiff_t k) {
+    ptrdiff_t c, j, r, q;
+    for (c = 0; c < k; c += 4) {
+        ptrdiff_t kq = k - c < 4 ? k - c : 4;
+        double *g[4];
+        double ar[KROWS][4];
+        for (q = 0; q < 4; q++) g[q] = GW + (c + (q < kq ? q : 0)) * d;
+        for (r = 0; r < KROWS; r++)
+            for (q = 0; q < 4; q++) ar[r][q] = q < kq ? a[r * k + c + q] : 0.0;
+        for (j = 0; j + FASTLR_VW <= d; j += FASTLR_VW) {
+            SFX(vd) xv[KROWS];
+            for (r = 0; r < KROWS; r++) xv[r] = SFX(ld_x)(xs[r] + j);
+            for (q = 0; q < 4; q++) {
+                SFX(vd) gv = SFX(ld_d)(g[q] + j);
+                for (r = 0; r < KROWS; r++) gv += ar[r][q] * xv[r];
+                SFX(st_d)(g[q] + j, gv);
+            }
+        }
+        for (; j < d; j++)
+            for (q = 0; q < 4; q++) {
+                double gj = g[q][j];
+                for (r = 0; r < KROWS; r++) gj += ar[r][q] * xs[r][j];
+                g[q][j] = gj;
+            }
+    }
+}
+#endif
+
+/* Softmax, multilabel and squared heads: 2 rows x 4 classes at a time (4 x 4 with
+ * AVX-512). */
 static FASTLR_TARGET double SFX(kout_rows)(int head, const FLT *X, ptrdiff_t d, ptrdiff_t k,
                                            const double *Y, const double *sw, const double *lw,
                                            const ptrdiff_t *idx, ptrdiff_t start,
@@ -466,6 +539,29 @@ static FASTLR_TARGET double SFX(kout_rows)(int head, const FLT *X, ptrdiff_t d, 
                                            double *Gb, double *scratch) {
     ptrdiff_t ycols = head == FASTLR_SOFTMAX ? 1 : k, r = start;
     double loss = 0.0, *z0 = scratch, *z1 = scratch + k;
+#ifdef KROWS
+    for (; r + KROWS <= stop; r += KROWS) {
+        const FLT *xs[KROWS];
+        ptrdiff_t i[KROWS], t, c;
+        for (t = 0; t < KROWS; t++) {
+            i[t] = ROW(r + t);
+            PREFETCH_AHEAD(r + t);
+            xs[t] = X + i[t] * d;
+        }
+        SFX(dot_blk)(xs, W, d, k, scratch);
+        for (t = 0; t < KROWS; t++) {
+            double *zt = scratch + t * k;
+            for (c = 0; c < k; c++) zt[c] += b[c];
+            loss += SFX(head_row)(head, zt, k, Y + i[t] * ycols, sw ? sw[i[t]] : 1.0, lw);
+        }
+        SFX(grad_blk)(scratch, xs, GW, d, k);
+        for (c = 0; c < k; c++) {
+            double gb = scratch[c];
+            for (t = 1; t < KROWS; t++) gb += scratch[t * k + c];
+            Gb[c] += gb;
+        }
+    }
+#endif
     for (; r + 2 <= stop; r += 2) {
         ptrdiff_t i0 = ROW(r), i1 = ROW(r + 1);
         PREFETCH_AHEAD(r);
@@ -517,6 +613,9 @@ static FASTLR_TARGET void SFX(fastlr_logistic_terms)(const double *z, const doub
     for (; i < n; i++) loss[i] = fastlr_logistic_loss_grad(y[i], z[i], &dz[i]);
 }
 
+#ifdef KROWS
+#undef KROWS
+#endif
 #undef ROW
 #undef PREFETCH_AHEAD
 #undef PF_AHEAD

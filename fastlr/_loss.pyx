@@ -91,9 +91,9 @@ cdef inline double _rows(int head, const floating* X, Py_ssize_t d, Py_ssize_t k
 
 cdef Py_ssize_t workspace_size(Py_ssize_t k, Py_ssize_t d, int n_threads) noexcept nogil:
     """Doubles that ``loss_grad`` needs in ``work``: per thread G (k d), Gb (k), scratch
-    for two rows' logits (2 k), and the loss (padded to a cache line so threads do not
+    for four rows' logits (4 k), and the loss (padded to a cache line so threads do not
     share one)."""
-    return n_threads * (k * d + 3 * k + 8)
+    return n_threads * (k * d + 5 * k + 8)
 
 
 cdef double loss_grad(int head, const floating* X, Py_ssize_t d, Py_ssize_t k,
@@ -114,7 +114,7 @@ cdef double loss_grad(int head, const floating* X, Py_ssize_t d, Py_ssize_t k,
     weights are folded into the sample weights.
     """
     cdef Py_ssize_t n = stop - start
-    cdef Py_ssize_t stride = k * d + 3 * k + 8
+    cdef Py_ssize_t stride = k * d + 5 * k + 8
     cdef Py_ssize_t t, j, lo, hi
     cdef double loss = 0.0
     cdef double* buf
@@ -126,7 +126,7 @@ cdef double loss_grad(int head, const floating* X, Py_ssize_t d, Py_ssize_t k,
         memset(buf, 0, (k * d + k) * sizeof(double))
         lo = start + (n * t) // n_threads
         hi = start + (n * (t + 1)) // n_threads
-        buf[k * d + 3 * k] = _rows(head, X, d, k, Y, sw, lw, idx, lo, hi, pf_limit, W, b,
+        buf[k * d + 5 * k] = _rows(head, X, d, k, Y, sw, lw, idx, lo, hi, pf_limit, W, b,
                                    buf, buf + k * d, buf + k * d + k)
     # fixed-order reduction: thread 0, then 1, ...
     for t in range(n_threads):
@@ -135,7 +135,7 @@ cdef double loss_grad(int head, const floating* X, Py_ssize_t d, Py_ssize_t k,
             GW[j] += buf[j]
         for j in range(k):
             Gb[j] += buf[k * d + j]
-        loss += buf[k * d + 3 * k]
+        loss += buf[k * d + 5 * k]
     return loss
 
 
