@@ -283,11 +283,9 @@ class _LinearModel(BaseEstimator):
             validate = self._make_validator(Xv, Yv, swv, vrows, head, loss_scale,
                                             n_threads, label_weights)
         m = n if rows is None else len(rows)
-        # Mini-batch epochs meet at a barrier after every batch: on a shared machine one
-        # descheduled thread costs a scheduler time slice per batch. So they split
-        # batches across threads only when n_threads is given explicitly; None (all
-        # cores) applies to the full-batch solver, validation and prediction.
-        mb_threads = 1 if self.n_threads is None else n_threads
+        # Mini-batch epochs split a batch across threads only when each thread gets
+        # enough work to pay for a barrier per batch (_sgd.MIN_WORK_PER_THREAD).
+        mb_threads = n_threads
         # Mini-batch solvers step on the batch-mean form J / (C n), times loss_scale.
         a_l2, a_l1 = self._penalty(m)
         state = None
