@@ -502,7 +502,12 @@ def epoch_section(shape, X, y, stream, args, progress, t_start):
                 time.sleep(args.settle_s)
                 r = c.measure(solver, bs, args.max_batches, seed=rep)
                 results.setdefault((c.name, solver, bs), []).append(r)
-                shown = r.get("epoch_s", (r.get("fit3_s", 0) - r.get("fit1_s", 0)) / 2)
+                if "epoch_s" in r:
+                    shown = r["epoch_s"]
+                else:    # slope contenders: fit1_s and fitN_s (N = 1 + extra) or fit3_s
+                    extra = r.get("extra_epochs", 2)
+                    shown = (r.get("fitN_s", r.get("fit3_s", 0.0)) - r["fit1_s"]) / extra
+                    shown *= r.get("n", 1) / r.get("m", 1)
                 progress(f"[epoch {shape_label(shape)} {dtype} repeat {rep + 1}/"
                          f"{args.repeats}, {time.perf_counter() - t_start:.0f} s] {c.name} "
                          f"{solver} batch {bs}: {shown:.3f} s")

@@ -8,19 +8,23 @@
  * Why C: the row loops are the whole cost of training, and they need what Cython cannot
  * express: explicit SIMD accumulators (so the compiler vectorises dot products without
  * -ffast-math, in a fixed summation order) and a second copy compiled for AVX2+FMA that is
- * picked at run time when the CPU has it (the default build must run on any x86-64, so
- * -march=native is not an option). The loops are written once, in _kernels_impl.h, and
- * included once per (input dtype, instruction set).
+ * picked at run time when the CPU has it, and a third for AVX-512 (F/DQ/VL: 8 doubles per
+ * vector, 32 registers). The default build must run on any x86-64, so -march=native is not
+ * an option. The loops are written once, in _kernels_impl.h, and included once per (input
+ * dtype, instruction set).
  *
  * Blocking: the binary head processes 4 rows at a time (w is loaded once for 4 rows, the
- * gradient is loaded and stored once for 4 rows, and 4 rows' memory is in flight at once);
- * the k-output heads process 2 rows x 4 classes at a time. Summation orders depend only on
- * the shapes, so results are reproducible run to run (they may differ in the last bits
- * between the SSE2 and AVX2+FMA paths, i.e. between machines).
+ * gradient is loaded and stored once for 4 rows, and the 4 losses and sigmoids are one
+ * SIMD exp / log1p); the k-output heads process 2 rows x 4 classes at a time, 4 x 4 with
+ * AVX-512. Rows ahead are software-prefetched, in shuffled and in sequential passes.
+ * Summation orders depend only on the shapes, so results are reproducible run to run
+ * (they may differ in the last bits between the instruction sets, i.e. between machines).
  *
  * Numerics: never clip, never overflow. sigmoid branches on the sign of z; the binary
  * cross-entropy is written so that its large linear parts cancel exactly; softmax and
- * log-sum-exp subtract the row maximum and use log1p for the non-maximal terms.
+ * log-sum-exp subtract the row maximum and use log1p for the non-maximal terms. The SIMD
+ * exp / log1p of the binary head are accurate to ~1 ulp (tests/test_simd_math.py checks
+ * them against long double on every instruction set).
  */
 #ifndef FASTLR_KERNELS_H
 #define FASTLR_KERNELS_H
