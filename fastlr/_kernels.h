@@ -86,6 +86,17 @@ static inline double fastlr_logistic_loss_grad(double y, double z, double *dz) {
     return l1p - y * z;
 }
 
+/* Coefficients of the SIMD exp and log1p (_kernels_impl.h), highest power first:
+ * 1/13!, ..., 1/2!, 1, 1 (e^r's Taylor series), and 1/19, 1/17, ..., 1/3 (atanh(s) / s as a
+ * series in s^2, without its constant term 1). */
+static const double fastlr_exp_taylor[14] = {
+    1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+    1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0,
+    1.0 / 6.0, 0.5, 1.0, 1.0};
+static const double fastlr_atanh_odd[9] = {
+    1.0 / 19.0, 1.0 / 17.0, 1.0 / 15.0, 1.0 / 13.0, 1.0 / 11.0, 1.0 / 9.0, 1.0 / 7.0,
+    1.0 / 5.0, 1.0 / 3.0};
+
 /* ---- layer 2: row loops, one copy per (dtype, instruction set) ---------------------- */
 
 #define FASTLR_TARGET
@@ -168,39 +179,35 @@ static int fastlr_simd_level = 0;  /* 0: baseline (SSE2 on x86-64), 1: AVX2 + FM
 
 /* Pick the instruction set once, at module import. max_level caps it (FASTLR_SIMD in the
  * environment: 0 forces the baseline, 1 at most AVX2, for comparisons and tests). */
+#define FASTLR_USE(isa, level)                                              \
+    do {                                                                    \
+        fastlr_rows_f64_impl = fastlr_rows_f64_##isa;                       \
+        fastlr_rows_f32_impl = fastlr_rows_f32_##isa;                       \
+        fastlr_dot_f64_impl = fastlr_dot_f64_##isa;                         \
+        fastlr_dot_f32_impl = fastlr_dot_f32_##isa;                         \
+        fastlr_logistic_terms_impl = fastlr_logistic_terms_f64_##isa;       \
+        fastlr_simd_level = (level);                                        \
+    } while (0)
+
 static inline void fastlr_select_kernels(int max_level) {
 #if FASTLR_X86_DISPATCH
     __builtin_cpu_init();
     int has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     if (max_level >= 2 && has_avx2 && __builtin_cpu_supports("avx512f") &&
         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")) {
-        fastlr_rows_f64_impl = fastlr_rows_f64_avx512;
-        fastlr_rows_f32_impl = fastlr_rows_f32_avx512;
-        fastlr_dot_f64_impl = fastlr_dot_f64_avx512;
-        fastlr_logistic_terms_impl = fastlr_logistic_terms_f64_avx512;
-        fastlr_dot_f32_impl = fastlr_dot_f32_avx512;
-        fastlr_simd_level = 2;
+        FASTLR_USE(avx512, 2);
         return;
     }
     if (max_level >= 1 && has_avx2) {
-        fastlr_rows_f64_impl = fastlr_rows_f64_avx2;
-        fastlr_rows_f32_impl = fastlr_rows_f32_avx2;
-        fastlr_dot_f64_impl = fastlr_dot_f64_avx2;
-        fastlr_logistic_terms_impl = fastlr_logistic_terms_f64_avx2;
-        fastlr_dot_f32_impl = fastlr_dot_f32_avx2;
-        fastlr_simd_level = 1;
+        FASTLR_USE(avx2, 1);
         return;
     }
 #else
     (void)max_level;
 #endif
-    fastlr_rows_f64_impl = fastlr_rows_f64_base;
-    fastlr_rows_f32_impl = fastlr_rows_f32_base;
-    fastlr_dot_f64_impl = fastlr_dot_f64_base;
-    fastlr_logistic_terms_impl = fastlr_logistic_terms_f64_base;
-    fastlr_dot_f32_impl = fastlr_dot_f32_base;
-    fastlr_simd_level = 0;
+    FASTLR_USE(base, 0);
 }
+#undef FASTLR_USE
 
 /* Entry points (the per-dtype dispatchers). See _kernels_impl.h for the contract. */
 static inline double fastlr_rows_f64(int head, const double *X, ptrdiff_t d, ptrdiff_t k,

@@ -65,6 +65,14 @@ static inline FASTLR_TARGET SFX(v4) SFX(sel4)(SFX(i4) m, SFX(v4) a, SFX(v4) b) {
     return (SFX(v4))(((SFX(i4))a & m) | ((SFX(i4))b & ~m));
 }
 
+/* c[0] x^(n-1) + c[1] x^(n-2) + ... + c[n-1] by Horner's rule (n is a constant at each
+ * call, so the loop unrolls). */
+static inline FASTLR_TARGET SFX(v4) SFX(horner4)(SFX(v4) x, const double *c, int n) {
+    SFX(v4) p = x * c[0] + c[1];
+    for (int i = 2; i < n; i++) p = p * x + c[i];
+    return p;
+}
+
 /* e^x for x <= 0 (x = -|z|); NaN stays NaN, x < -800 gives 0. Cody-Waite reduction
  * x = k ln2 + r, |r| <= ln2 / 2, ln2's high part with 32 significant bits so k ln2_hi is
  * exact; e^r by its Taylor series to r^13 (truncation < 5e-18 relative); 2^k applied as
@@ -77,19 +85,7 @@ static inline FASTLR_TARGET SFX(v4) SFX(exp_neg4)(SFX(v4) x) {
     SFX(v4) t = x * 0x1.71547652b82fep+0 + magic;
     SFX(v4) k = t - magic;
     SFX(v4) r = (x - k * 0x1.62e42feep-1) - k * 0x1.a39ef35793c76p-33;
-    SFX(v4) p = r * (1.0 / 6227020800.0) + 1.0 / 479001600.0;  /* 1/13!, 1/12! */
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
+    SFX(v4) p = SFX(horner4)(r, fastlr_exp_taylor, 14);
     SFX(i4) ki = (SFX(i4))t - (SFX(i4))((SFX(v4)){magic, magic, magic, magic});
     SFX(i4) k1 = ki >> 1, k2 = ki - k1;
     SFX(v4) s1 = (SFX(v4))((k1 + 1023) << 52), s2 = (SFX(v4))((k2 + 1023) << 52);
@@ -111,14 +107,7 @@ static inline FASTLR_TARGET SFX(v4) SFX(log1p_unit4)(SFX(v4) e, SFX(v4) inv) {
     SFX(v4) m = SFX(sel4)(big, one, zero);
     SFX(v4) s = (f - one) / (f + one);
     SFX(v4) t = s * s;
-    SFX(v4) q = t * (1.0 / 19.0) + 1.0 / 17.0;
-    q = q * t + 1.0 / 15.0;
-    q = q * t + 1.0 / 13.0;
-    q = q * t + 1.0 / 11.0;
-    q = q * t + 1.0 / 9.0;
-    q = q * t + 1.0 / 7.0;
-    q = q * t + 1.0 / 5.0;
-    q = q * t + 1.0 / 3.0;
+    SFX(v4) q = SFX(horner4)(t, fastlr_atanh_odd, 9);
     SFX(v4) s2 = s + s;
     SFX(v4) tail = s2 * t * q + (m * 0x1.a39ef35793c76p-33 + c * inv);
     return m * 0x1.62e42feep-1 + (s2 + tail);
