@@ -554,15 +554,17 @@ def _fmt_x(x):
     return "n/a" if x is None or not math.isfinite(x) else f"{x:.2f}"
 
 
-def format_table(rows):
-    head = ("| contender | dtype | solver | batch | epoch s (median) | ratio to fastlr "
-            "| epoch / stream-X | note |")
-    lines = [head, "|" + "---|" * 8]
+def format_table(rows, problem=False):
+    """The epoch table in markdown; ``problem=True`` adds run.py's problem column."""
+    cols = ["contender"] + (["problem"] if problem else []) + [
+        "dtype", "solver", "batch", "epoch s (median)", "ratio to fastlr",
+        "epoch / stream-X", "note"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
-        lines.append(f"| {r['contender']} | {r['dtype']} | {r['solver']} | "
-                     f"{r['batch_size']} | {_fmt_s(r['epoch_s'])} | "
-                     f"{_fmt_x(r['ratio_to_fastlr'])} | {_fmt_x(r['epoch_over_stream'])} | "
-                     f"{r.get('note', '')} |")
+        cells = [r["contender"]] + ([r["problem"]] if problem else []) + [
+            r["dtype"], r["solver"], r["batch_size"], _fmt_s(r["epoch_s"]),
+            _fmt_x(r["ratio_to_fastlr"]), _fmt_x(r["epoch_over_stream"]), r.get("note", "")]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines)
 
 

@@ -204,8 +204,9 @@ class FastlrLbfgs(FullBatchContender):
                 "fit_s": t, "computes_in": str(clf.coef_.dtype)}
 
 
-class _SklearnLR(FullBatchContender):
-    solver = None
+class SklearnPeer:
+    """Mixin for contenders that need scikit-learn (here and in run.py): skipped with a
+    note when it is not importable; its version goes into the context."""
 
     def unavailable(self):
         try:
@@ -217,6 +218,10 @@ class _SklearnLR(FullBatchContender):
     def context(self):
         import sklearn
         return {"scikit-learn version": sklearn.__version__}
+
+
+class _SklearnLR(SklearnPeer, FullBatchContender):
+    solver = None
 
     def fit(self, X, y, tol):
         from sklearn.linear_model import LogisticRegression
@@ -362,15 +367,6 @@ def reference_optimum(X, y, k, multiclass_reference="both"):
 # ---------------------------------------------------------------------------------------
 # What bounds fastlr: passes over X, iterations, threads.
 # ---------------------------------------------------------------------------------------
-
-def _timed_median(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return _median(times)
-
 
 def fastlr_pass_times(X, y, k, coef, intercept, repeats=5):
     """Seconds of one ``fastlr._loss.loss_gradient`` call (one fused pass over X: loss

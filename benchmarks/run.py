@@ -367,22 +367,11 @@ class FastlrEpochContender(_AdaptiveSlope, be.FastlrContender):
         return self._fit_time(solver, batch_size, max_iter, self.X[:m], self.y[:m])
 
 
-class _SklearnEpochContender(_AdaptiveSlope, be.Contender):
+class _SklearnEpochContender(_AdaptiveSlope, bf.SklearnPeer, be.Contender):
     """A scikit-learn estimator trained for 1 and 1 + E epochs (``max_iter``); epoch =
     the slope, as for fastlr. An epoch of more than 2.5 x max_batches batches is timed on
     the first ``max_batches * batch`` rows (i.i.d. rows, the same per-batch work) and
     scaled by n / m, like the PyTorch loops."""
-
-    def unavailable(self):
-        try:
-            import sklearn  # noqa: F401
-        except ImportError:
-            return "scikit-learn not importable"
-        return None
-
-    def context(self):
-        import sklearn
-        return {"scikit-learn version": sklearn.__version__}
 
     def _estimator(self, solver, batch_size, max_iter, seed):
         raise NotImplementedError
@@ -541,18 +530,6 @@ def epoch_section(shape, X, y, stream, args, progress, t_start):
             r["ratio_to_fastlr"] = r["epoch_s"] / base if base else None
         rows.extend(block)
     return rows, skipped
-
-
-def format_epoch_table(rows):
-    head = ("| contender | problem | dtype | solver | batch | epoch s (median) | "
-            "ratio to fastlr | epoch / stream-X | note |")
-    lines = [head, "|" + "---|" * 9]
-    for r in rows:
-        lines.append(f"| {r['contender']} | {r['problem']} | {r['dtype']} | {r['solver']} | "
-                     f"{r['batch_size']} | {_fmt_s(r['epoch_s'])} | "
-                     f"{_fmt_x(r['ratio_to_fastlr'])} | {_fmt_x(r['epoch_over_stream'])} | "
-                     f"{r.get('note', '')} |")
-    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------
@@ -1184,7 +1161,7 @@ def _run(args, omp_note):
             gc.collect()
     if "epoch" in args.sections:
         result["epoch"] = {"stream": streams, "rows": epoch_rows}
-        tables["epoch"] = format_epoch_table(epoch_rows)
+        tables["epoch"] = be.format_table(epoch_rows, problem=True)
     if "predict" in args.sections:
         result["predict"] = {"rows": predict_rows}
         tables["predict"] = format_predict_table(predict_rows)
