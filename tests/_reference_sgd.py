@@ -223,10 +223,6 @@ def _torch_fit(X, y, W0, b0, *, head, solver, lr, momentum, nesterov, beta1, bet
     n, d = X.shape
     W0 = np.asarray(W0, dtype=np.float64).reshape(-1, d)
     k = W0.shape[0]
-    model = nn.Linear(d, k, dtype=f64)
-    with torch.no_grad():
-        model.weight.copy_(torch.tensor(W0, dtype=f64))
-        model.bias.copy_(torch.tensor(np.asarray(b0, dtype=np.float64).reshape(k), dtype=f64))
     Xt = torch.tensor(X, dtype=f64)
     if head == "logistic":
         Yt = torch.tensor(np.asarray(y, dtype=np.float64).reshape(-1, 1), dtype=f64)
@@ -256,21 +252,48 @@ def _torch_fit(X, y, W0, b0, *, head, solver, lr, momentum, nesterov, beta1, bet
         if bs < n:
             raise ValueError("use_loader=False needs a full batch")
         loader = [(Xt, Yt, St)]
+
+    def batch_loss(model, batch):
+        xb, yb, sb = batch
+        z = model(xb)
+        if sample_weight is None:
+            return mean_loss(z, yb)  # reduction='mean'
+        return (sb * per_sample(z, yb)).sum() / xb.shape[0]
+
+    return torch_linear_loop(torch, W0, np.asarray(b0, dtype=np.float64).reshape(k), loader,
+                             batch_loss, epochs, solver=solver, lr=lr, momentum=momentum,
+                             nesterov=nesterov, betas=(beta1, beta2), eps=eps,
+                             weight_decay=weight_decay)
+
+
+def torch_linear_loop(torch, W0, b0, loader, batch_loss, epochs, *, solver="sgd", lr=0.01,
+                      momentum=0.0, nesterov=False, betas=(0.9, 0.999), eps=1e-8,
+                      weight_decay=0.0):
+    """The lectures' PyTorch training loop in float64, shared by the parity tests:
+    ``nn.Linear`` started at (W0, b0), ``torch.optim.SGD`` or ``Adam``, and per batch
+    ``loss = batch_loss(model, batch)`` (+ ``weight_decay / 2 ||W||^2``, W only),
+    zero_grad, backward, step.
+
+    Returns ``(W, b, losses, steps)``: the final parameters, each epoch's mean batch loss
+    and the optimiser steps taken."""
+    from torch import nn
+
+    f64 = torch.float64
+    W0 = np.asarray(W0, dtype=np.float64)
+    model = nn.Linear(W0.shape[1], W0.shape[0], dtype=f64)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor(W0, dtype=f64))
+        model.bias.copy_(torch.tensor(np.asarray(b0, dtype=np.float64), dtype=f64))
     if solver == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
                               nesterov=nesterov)
     else:
-        opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(beta1, beta2), eps=eps)
-    losses = []
-    steps = 0
+        opt = torch.optim.Adam(model.parameters(), lr=lr, betas=betas, eps=eps)
+    losses, steps = [], 0
     for _ in range(epochs):
         batch_losses = []
-        for xb, yb, sb in loader:
-            z = model(xb)
-            if sample_weight is None:
-                loss = mean_loss(z, yb)  # reduction='mean'
-            else:
-                loss = (sb * per_sample(z, yb)).sum() / xb.shape[0]
+        for batch in loader:
+            loss = batch_loss(model, batch)
             if weight_decay:
                 loss = loss + 0.5 * weight_decay * (model.weight ** 2).sum()
             batch_losses.append(loss.item())

@@ -26,7 +26,7 @@ import warnings
 
 import numpy as np
 import pytest
-from _reference_sgd import RefRun
+from _reference_sgd import RefRun, torch_linear_loop
 
 from fastlr import LinearRegression
 from fastlr._datasets import quiz_scores
@@ -62,33 +62,14 @@ def torch_train(torch, X, Y, W0, b0, epochs, batch_size, *, drop_last=False,
     from torch.utils.data import DataLoader, TensorDataset
 
     f64 = torch.float64
-    d, k = X.shape[1], Y.shape[1]
-    model = nn.Linear(d, k, dtype=f64)
-    with torch.no_grad():
-        model.weight.copy_(torch.tensor(W0, dtype=f64))
-        model.bias.copy_(torch.tensor(b0, dtype=f64))
     Xt, Yt = torch.tensor(X, dtype=f64), torch.tensor(Y, dtype=f64)
     loader = DataLoader(TensorDataset(Xt, Yt), batch_size=batch_size, shuffle=False,
                         drop_last=drop_last)
-    if solver == "sgd":
-        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
-                              nesterov=nesterov)
-    else:
-        opt = torch.optim.Adam(model.parameters(), lr=lr)
     mse = F.mse_loss if criterion == "functional" else nn.MSELoss()
-    losses, steps = [], 0
-    for _ in range(epochs):
-        batch_losses = []
-        for xb, yb in loader:
-            loss = mse(model(xb), yb)  # mean over rows and outputs
-            batch_losses.append(loss.item())
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            steps += 1
-        losses.append(float(np.mean(batch_losses)))
-    return (model.weight.detach().numpy().copy(), model.bias.detach().numpy().copy(),
-            losses, steps)
+    return torch_linear_loop(torch, W0, b0, loader,
+                             lambda model, b: mse(model(b[0]), b[1]),  # mean over rows, outputs
+                             epochs, solver=solver, lr=lr, momentum=momentum,
+                             nesterov=nesterov)
 
 
 # ------------------------------------------------------------------------------------

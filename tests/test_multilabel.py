@@ -21,7 +21,7 @@ Tolerances: as in test_torch_parity.py (NumPy reference 1e-10 relative, torch fl
 import numpy as np
 import pytest
 from _reference import sigmoid
-from _reference_sgd import RefRun
+from _reference_sgd import RefRun, torch_linear_loop
 
 from fastlr import LogisticRegression
 
@@ -57,12 +57,7 @@ def torch_multilabel(torch, X, Y, W0, b0, epochs, batch_size, *, drop_last=False
     from torch.utils.data import DataLoader, TensorDataset
 
     f64 = torch.float64
-    n, d = X.shape
     L = Y.shape[1]
-    model = nn.Linear(d, L, dtype=f64)
-    with torch.no_grad():
-        model.weight.copy_(torch.tensor(W0, dtype=f64))
-        model.bias.copy_(torch.tensor(b0, dtype=f64))
     kw = {}
     if label_weights is not None:
         kw = dict(weight=torch.tensor(label_weights[:, 0], dtype=f64),
@@ -79,26 +74,10 @@ def torch_multilabel(torch, X, Y, W0, b0, epochs, batch_size, *, drop_last=False
     loader = DataLoader(TensorDataset(torch.tensor(X, dtype=f64),
                                       torch.tensor(Y, dtype=f64)),
                         batch_size=batch_size, shuffle=False, drop_last=drop_last)
-    if solver == "sgd":
-        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
-                              nesterov=nesterov)
-    else:
-        opt = torch.optim.Adam(model.parameters(), lr=lr)
-    losses, steps = [], 0
-    for _ in range(epochs):
-        batch_losses = []
-        for xb, yb in loader:
-            loss = criterion(model(xb), yb)
-            if wd:
-                loss = loss + 0.5 * wd * (model.weight ** 2).sum()  # W only, not b
-            batch_losses.append(loss.item())
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            steps += 1
-        losses.append(float(np.mean(batch_losses)))
-    return (model.weight.detach().numpy().copy(), model.bias.detach().numpy().copy(),
-            losses, steps)
+    return torch_linear_loop(torch, W0, b0, loader,
+                             lambda model, b: criterion(model(b[0]), b[1]), epochs,
+                             solver=solver, lr=lr, momentum=momentum, nesterov=nesterov,
+                             weight_decay=wd)  # the decay term is on W only, not b
 
 
 # ------------------------------------------------------------------------------------
