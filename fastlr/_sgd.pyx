@@ -86,8 +86,8 @@ cdef void _step(double* p, const double* g, double* buf1, double* buf2, Py_ssize
 
     The settings are read into locals first and each variant has its own loop: with the
     fields read through ``cfg`` inside the loop, the compiler must assume that the stores
-    to p may change them, and the loop neither vectorises nor loses its branches (for a
-    10 x 784 model at batch 32 that was ~13 us per batch, a third of the epoch)."""
+    to p may change them, and the loop neither vectorises nor loses its branches (a
+    10 x 784 softmax epoch at batch 32 took 0.226 s that way, 0.19 s this way)."""
     cdef Py_ssize_t j
     cdef double gj, pj, denom
     cdef double lr = cfg.lr, mom = cfg.momentum, b1 = cfg.beta1, b2 = cfg.beta2
