@@ -379,7 +379,9 @@ def test_python_m_fastlr_help_subprocess():
     root = os.path.dirname(os.path.dirname(os.path.abspath(fastlr.__file__)))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [root, *filter(None, [os.environ.get("PYTHONPATH")])]))
+    # cwd=tests/: a checkout's uncompiled fastlr/ must not shadow the installed package
     res = subprocess.run([sys.executable, "-m", "fastlr", "--help"], capture_output=True,
-                         text=True, env=env, timeout=120)
+                         text=True, env=env, timeout=120,
+                         cwd=os.path.dirname(os.path.abspath(__file__)))
     assert res.returncode == 0, res.stderr
     assert "fit" in res.stdout and "predict" in res.stdout and "usage:" in res.stdout

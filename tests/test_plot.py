@@ -328,8 +328,9 @@ for call in (lambda: fp.plot_loss_curve(clf), lambda: fp.plot_decision_boundary(
     env = dict(os.environ)
     root = os.path.dirname(os.path.dirname(os.path.abspath(fastlr.__file__)))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    # cwd=tests/: a checkout's uncompiled fastlr/ must not shadow the installed package
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, cwd=os.path.dirname(os.path.abspath(__file__)))
     assert proc.returncode == 0, proc.stderr
     message = "ImportError: fastlr.plot needs matplotlib: pip install matplotlib"
     assert proc.stdout.splitlines() == [message, message]

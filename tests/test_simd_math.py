@@ -105,8 +105,9 @@ def test_other_instruction_sets(cap):
     code = ("import sys; sys.path.insert(0, %r); import test_simd_math as t; "
             "t._check_against_oracle(); from fastlr._loss import simd_level; "
             "print(simd_level())" % HERE)
+    # cwd=tests/: a checkout's uncompiled fastlr/ must not shadow the installed package
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, timeout=120)
+                         text=True, timeout=120, cwd=HERE)
     assert out.returncode == 0, out.stderr[-3000:]
     level = out.stdout.strip().splitlines()[-1]
     assert level == "baseline" if cap == "0" else level in ("baseline", "avx2+fma")
