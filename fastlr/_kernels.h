@@ -97,6 +97,19 @@ static const double fastlr_atanh_odd[9] = {
     1.0 / 19.0, 1.0 / 17.0, 1.0 / 15.0, 1.0 / 13.0, 1.0 / 11.0, 1.0 / 9.0, 1.0 / 7.0,
     1.0 / 5.0, 1.0 / 3.0};
 
+/* Settings of one optimiser step (_kernels_impl.h, fastlr_opt_step). */
+typedef struct {
+    int adam;          /* 1: Adam, 0: SGD (with momentum / Nesterov when momentum != 0) */
+    int nesterov;
+    int want_reg;      /* also return sum p^2 and sum |p| of the updated parameters */
+    double lr, momentum;
+    double beta1, beta2, eps;
+    double step_size;  /* Adam: lr / (1 - beta1^t) */
+    double bc2s;       /* Adam: sqrt(1 - beta2^t) */
+    double scale;      /* the gradient is scale * g + l2 * p */
+    double l2, l1;     /* penalties (0 for the intercept) */
+} fastlr_step_t;
+
 /* ---- layer 2: row loops, one copy per (dtype, instruction set) ---------------------- */
 
 #define FASTLR_TARGET
@@ -168,6 +181,8 @@ typedef double (*fastlr_rows_f32_t)(int, const float *, ptrdiff_t, ptrdiff_t, co
                                     const double *, double *, double *, double *);
 typedef void (*fastlr_terms_t)(const double *, const double *, ptrdiff_t, double *, double *);
 typedef double (*fastlr_dot_f64_t)(const double *, const double *, ptrdiff_t);
+typedef void (*fastlr_opt_step_t)(const fastlr_step_t *, double *, double *, double *,
+                                  double *, ptrdiff_t, double *);
 typedef double (*fastlr_dot_f32_t)(const float *, const double *, ptrdiff_t);
 
 static fastlr_rows_f64_t fastlr_rows_f64_impl = fastlr_rows_f64_base;
@@ -175,6 +190,7 @@ static fastlr_rows_f32_t fastlr_rows_f32_impl = fastlr_rows_f32_base;
 static fastlr_terms_t fastlr_logistic_terms_impl = fastlr_logistic_terms_f64_base;
 static fastlr_dot_f64_t fastlr_dot_f64_impl = fastlr_dot_f64_base;
 static fastlr_dot_f32_t fastlr_dot_f32_impl = fastlr_dot_f32_base;
+static fastlr_opt_step_t fastlr_opt_step_impl = fastlr_opt_step_f64_base;
 static int fastlr_simd_level = 0;  /* 0: baseline (SSE2 on x86-64), 1: AVX2 + FMA, 2: AVX-512 */
 
 /* Pick the instruction set once, at module import. max_level caps it (FASTLR_SIMD in the
@@ -186,6 +202,7 @@ static int fastlr_simd_level = 0;  /* 0: baseline (SSE2 on x86-64), 1: AVX2 + FM
         fastlr_dot_f64_impl = fastlr_dot_f64_##isa;                         \
         fastlr_dot_f32_impl = fastlr_dot_f32_##isa;                         \
         fastlr_logistic_terms_impl = fastlr_logistic_terms_f64_##isa;       \
+        fastlr_opt_step_impl = fastlr_opt_step_f64_##isa;                   \
         fastlr_simd_level = (level);                                        \
     } while (0)
 
@@ -229,6 +246,10 @@ static inline double fastlr_rows_f32(int head, const float *X, ptrdiff_t d, ptrd
 static inline void fastlr_logistic_terms(const double *z, const double *y, ptrdiff_t n,
                                          double *loss, double *dz) {
     fastlr_logistic_terms_impl(z, y, n, loss, dz);
+}
+static inline void fastlr_opt_step(const fastlr_step_t *s, double *p, double *g, double *buf1,
+                                   double *buf2, ptrdiff_t m, double *reg) {
+    fastlr_opt_step_impl(s, p, g, buf1, buf2, m, reg);
 }
 static inline double fastlr_dot_f64(const double *x, const double *w, ptrdiff_t d) {
     return fastlr_dot_f64_impl(x, w, d);

@@ -602,6 +602,146 @@ static FASTLR_TARGET void SFX(fastlr_logistic_terms)(const double *z, const doub
     for (; i < n; i++) loss[i] = fastlr_logistic_loss_grad(y[i], z[i], &dz[i]);
 }
 
+#if !FASTLR_FLT_FLOAT
+/* ---- the optimiser step (parameters are double whatever X's dtype: one copy per ISA) ---
+ * Contract of SFX(fastlr_opt_step): for j < m, with g_j = s->scale g[j] + s->l2 p[j] (the
+ * batch mean of the gradient sums plus the L2 term), apply SGD / momentum / Nesterov / Adam
+ * (the formulas of _sgd.pyx's docstring) and the L1 proximal step to p[j], and set g[j] = 0
+ * for the next batch. With s->want_reg, reg[0] = sum p_j^2 and reg[1] = sum |p_j| of the
+ * updated p (the next batch's penalty). One pass over p, g and the buffers; the tail
+ * shorter than a vector runs through the same vector code on padded copies. */
+#if FASTLR_VECTOR
+typedef long long SFX(vi) __attribute__((vector_size(FASTLR_VW * 8)));
+
+static inline FASTLR_TARGET SFX(vd) SFX(selv)(SFX(vi) m, SFX(vd) a, SFX(vd) b) {
+    return (SFX(vd))(((SFX(vi))a & m) | ((SFX(vi))b & ~m));
+}
+
+static inline FASTLR_TARGET SFX(vd) SFX(vsqrt)(SFX(vd) v) {
+#if FASTLR_X86_DISPATCH && FASTLR_VW == 8
+    return (SFX(vd))_mm512_sqrt_pd((__m512d)v);
+#elif FASTLR_X86_DISPATCH && FASTLR_VW == 4
+    return (SFX(vd))_mm256_sqrt_pd((__m256d)v);
+#elif FASTLR_X86_DISPATCH && FASTLR_VW == 2
+    return (SFX(vd))_mm_sqrt_pd((__m128d)v);
+#else
+    for (int l = 0; l < FASTLR_VW; l++) v[l] = sqrt(v[l]);
+    return v;
+#endif
+}
+
+/* p > t ? p - t : p < -t ? p + t : 0, for t >= 0 */
+static inline FASTLR_TARGET SFX(vd) SFX(soft_v)(SFX(vd) p, SFX(vd) t) {
+    SFX(vd) hi = p - t, lo = p + t;
+    return SFX(selv)(hi > VZERO, hi, VZERO) + SFX(selv)(lo < VZERO, lo, VZERO);
+}
+
+/* One vector of parameters; returns the updated p. */
+static inline FASTLR_TARGET SFX(vd) SFX(step_v)(const fastlr_step_t *s, SFX(vd) p,
+                                                SFX(vd) g, SFX(vd) *b1, SFX(vd) *b2) {
+    g = g * s->scale + p * s->l2;
+    if (s->adam) {
+        SFX(vd) m = *b1 + (g - *b1) * (1.0 - s->beta1);
+        SFX(vd) v = *b2 * s->beta2 + g * g * (1.0 - s->beta2);
+        SFX(vd) denom = SFX(vsqrt)(v) / s->bc2s + s->eps;
+        *b1 = m;
+        *b2 = v;
+        p = p - s->step_size * m / denom;
+        if (s->l1 > 0.0) p = SFX(soft_v)(p, s->lr * s->l1 / denom);
+        return p;
+    }
+    if (s->momentum != 0.0) {
+        SFX(vd) buf = *b1 * s->momentum + g;
+        *b1 = buf;
+        g = s->nesterov ? g + buf * s->momentum : buf;
+    }
+    p = p - s->lr * g;
+    if (s->l1 > 0.0) p = SFX(soft_v)(p, VZERO + s->lr * s->l1);
+    return p;
+}
+#endif
+
+static FASTLR_TARGET void SFX(fastlr_opt_step)(const fastlr_step_t *s, double *p, double *g,
+                                               double *buf1, double *buf2, ptrdiff_t m,
+                                               double *reg) {
+    ptrdiff_t j = 0;
+    double r2 = 0.0, r1 = 0.0;
+#if FASTLR_VECTOR
+    const SFX(vi) absmask = (SFX(vi))VZERO + 0x7fffffffffffffffLL;
+    SFX(vd) a2 = VZERO, a1 = VZERO;
+    int moments = s->adam || s->momentum != 0.0;
+    for (;; j += FASTLR_VW) {
+        SFX(vd) pv, gv, b1 = VZERO, b2 = VZERO;
+        ptrdiff_t left = m - j;
+        if (left <= 0) break;
+        if (left >= FASTLR_VW) {
+            pv = SFX(ld_d)(p + j);
+            gv = SFX(ld_d)(g + j);
+            if (moments) b1 = SFX(ld_d)(buf1 + j);
+            if (s->adam) b2 = SFX(ld_d)(buf2 + j);
+            pv = SFX(step_v)(s, pv, gv, &b1, &b2);
+            SFX(st_d)(p + j, pv);
+            SFX(st_d)(g + j, VZERO);
+            if (moments) SFX(st_d)(buf1 + j, b1);
+            if (s->adam) SFX(st_d)(buf2 + j, b2);
+        } else {  /* the tail, padded with zeros */
+            double tp[FASTLR_VW] = {0}, tg[FASTLR_VW] = {0}, t1[FASTLR_VW] = {0},
+                   t2[FASTLR_VW] = {0};
+            memcpy(tp, p + j, left * sizeof(double));
+            memcpy(tg, g + j, left * sizeof(double));
+            if (moments) memcpy(t1, buf1 + j, left * sizeof(double));
+            if (s->adam) memcpy(t2, buf2 + j, left * sizeof(double));
+            b1 = SFX(ld_d)(t1);
+            b2 = SFX(ld_d)(t2);
+            pv = SFX(step_v)(s, SFX(ld_d)(tp), SFX(ld_d)(tg), &b1, &b2);
+            SFX(st_d)(tp, pv);
+            SFX(st_d)(t1, b1);
+            SFX(st_d)(t2, b2);
+            for (ptrdiff_t l = left; l < FASTLR_VW; l++) tp[l] = 0.0;
+            pv = SFX(ld_d)(tp);
+            memcpy(p + j, tp, left * sizeof(double));
+            memset(g + j, 0, left * sizeof(double));
+            if (moments) memcpy(buf1 + j, t1, left * sizeof(double));
+            if (s->adam) memcpy(buf2 + j, t2, left * sizeof(double));
+        }
+        if (s->want_reg) {
+            a2 += pv * pv;
+            a1 += (SFX(vd))((SFX(vi))pv & absmask);
+        }
+    }
+    r2 = SFX(hsum)(a2);
+    r1 = SFX(hsum)(a1);
+#else
+    for (; j < m; j++) {
+        double gj = g[j] * s->scale + p[j] * s->l2, pj = p[j], t = s->lr * s->l1;
+        if (s->adam) {
+            double denom;
+            buf1[j] += (gj - buf1[j]) * (1.0 - s->beta1);
+            buf2[j] = buf2[j] * s->beta2 + gj * gj * (1.0 - s->beta2);
+            denom = sqrt(buf2[j]) / s->bc2s + s->eps;
+            pj -= s->step_size * buf1[j] / denom;
+            t /= denom;
+        } else {
+            if (s->momentum != 0.0) {
+                buf1[j] = buf1[j] * s->momentum + gj;
+                gj = s->nesterov ? gj + buf1[j] * s->momentum : buf1[j];
+            }
+            pj -= s->lr * gj;
+        }
+        if (s->l1 > 0.0) pj = pj > t ? pj - t : (pj < -t ? pj + t : 0.0);
+        p[j] = pj;
+        g[j] = 0.0;
+        r2 += pj * pj;
+        r1 += fabs(pj);
+    }
+#endif
+    if (s->want_reg) {
+        reg[0] = r2;
+        reg[1] = r1;
+    }
+}
+#endif
+
 #ifdef KROWS
 #undef KROWS
 #endif

@@ -24,6 +24,22 @@ cdef extern from "_kernels.h":
                            double* GW, double* Gb, double* scratch) noexcept nogil
     void fastlr_logistic_terms(const double* z, const double* y, Py_ssize_t n,
                                double* loss, double* dz) noexcept nogil
+    ctypedef struct fastlr_step_t:
+        int adam
+        int nesterov
+        int want_reg
+        double lr
+        double momentum
+        double beta1
+        double beta2
+        double eps
+        double step_size
+        double bc2s
+        double scale
+        double l2
+        double l1
+    void fastlr_opt_step(const fastlr_step_t* s, double* p, double* g, double* buf1,
+                         double* buf2, Py_ssize_t m, double* reg) noexcept nogil
     void fastlr_select_kernels(int max_level) noexcept nogil
     int fastlr_simd_level
 

@@ -114,7 +114,7 @@ class _Adam:
 
     def __init__(self, lr, beta1=0.9, beta2=0.999, eps=1e-8):
         self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
-        self.m, self.v, self.t = {}, {}, {}
+        self.m, self.v, self.t, self.denom = {}, {}, {}, {}
 
     def step(self, key, p, g):
         t = self.t.get(key, 0) + 1
@@ -127,14 +127,20 @@ class _Adam:
         bc1 = 1.0 - self.beta1 ** t
         bc2_sqrt = np.sqrt(1.0 - self.beta2 ** t)
         denom = np.sqrt(v) / bc2_sqrt + self.eps
+        self.denom[key] = denom
         return p - (self.lr / bc1) * m / denom
 
 
 def reference_fit(X, y, W0, b0, *, head, solver="sgd", lr=0.01, momentum=0.0,
                   nesterov=False, beta1=0.9, beta2=0.999, eps=1e-8, batch_size=None,
                   epochs=1, drop_last=False, weight_decay=0.0, sample_weight=None,
-                  perms=None):
+                  perms=None, l1=0.0):
     """Train ``z = W x + b`` by mini-batch SGD / Adam, in NumPy float64.
+
+    ``l1`` adds ``l1 * ||W||_1`` to each batch loss and, after each update of W, the
+    proximal step of that term: soft-thresholding of every coefficient by the step it
+    took, ``lr * l1`` for SGD and ``lr * l1 / denom`` (Adam's per-coordinate divisor)
+    for Adam. PyTorch has no such step; this is fastlr's documented rule.
 
     Parameters
     ----------
@@ -170,8 +176,11 @@ def reference_fit(X, y, W0, b0, *, head, solver="sgd", lr=0.01, momentum=0.0,
             rows = order[start:stop]
             loss, gW, gb = loss_and_grad(head, X[rows], y[rows], W, b,
                                          None if sw is None else sw[rows], weight_decay)
-            batch_losses.append(loss)
+            batch_losses.append(loss + l1 * float(np.sum(np.abs(W))))
             W = opt.step("W", W, gW)
+            if l1:
+                t = lr * l1 / (opt.denom["W"] if solver == "adam" else 1.0)
+                W = np.sign(W) * np.maximum(np.abs(W) - t, 0.0)
             b = opt.step("b", b, gb)
             steps += 1
         losses.append(float(np.mean(batch_losses)))

@@ -177,6 +177,25 @@ def test_l2_penalty_matches_reference(task, opt_name, C):
     assert abs(losses0[0] - losses[0]) > 1e-4
 
 
+@pytest.mark.parametrize("l1_ratio", [0.5, 1.0])
+@pytest.mark.parametrize("opt_name", list(OPTIMIZERS))
+@pytest.mark.parametrize("task", TASKS)
+def test_l1_penalty_matches_reference(task, opt_name, l1_ratio):
+    """L1 / elastic net: alpha_l1 = l1_ratio / (C n) in loss_curve_ and as a proximal step
+    after each update (soft-thresholding by the step each coefficient took)."""
+    X, y, yi, W0, b0, head = _data(task)
+    opt = OPTIMIZERS[opt_name]
+    C = 0.01
+    clf = _fit(X, y, W0, b0, opt, C=C, l1_ratio=l1_ratio)
+    W, b, losses, _ = reference_fit(X, yi, W0, b0, head=head, batch_size=BATCH,
+                                    epochs=EPOCHS, weight_decay=(1 - l1_ratio) / (C * N),
+                                    l1=l1_ratio / (C * N), **opt)
+    _assert_run(clf, W, b, losses, RTOL_REF, ATOL_REF)
+    # the thresholding bites: some coefficients are exactly zero in both
+    assert np.any(W == 0.0)
+    np.testing.assert_array_equal(clf.coef_ == 0.0, W == 0.0)
+
+
 @pytest.mark.parametrize("opt_name", ["momentum", "adam"])
 @pytest.mark.parametrize("task", TASKS)
 def test_l2_penalty_matches_pytorch(task, opt_name):
