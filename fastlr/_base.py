@@ -15,9 +15,8 @@ divergence, Ctrl-C) leaves a previously fitted estimator exactly as it was.
 import numpy as np
 
 from fastlr._loss import (
-    apply_link,
-    count_nonfinite,
     loss_gradient,
+    predict_into,
     predict_linear,
     threads_for,
 )
@@ -354,28 +353,17 @@ class _LinearModel(BaseEstimator):
         coef = coef.reshape(-1, Xa.shape[1])
         intercept = np.ascontiguousarray(self.intercept_, dtype=np.float64).reshape(-1)
         k = coef.shape[0]
-        dtype = np.dtype(out_dtype or Xa.dtype)
+        out = np.empty((Xa.shape[0], (ncols or k) if proba else k),
+                       dtype=np.dtype(out_dtype or Xa.dtype))
         nt = threads_for(Xa.shape[0], k * Xa.shape[1], effective_n_threads(self.n_threads))
-        if Xa.shape[0] * k * Xa.shape[1] < (1 << 16):
-            Z = predict_linear(head, Xa, coef, intercept,
-                               np.empty((Xa.shape[0], k), dtype=dtype), False, nt)
-        else:
-            # Large inputs: the logits are one matrix product, which NumPy's BLAS does at
-            # the machine's FLOP rate (in X's dtype; float32 X accumulates in float32, as
-            # PyTorch does).
-            Z = Xa @ coef.T.astype(Xa.dtype)
-            Z += intercept.astype(Xa.dtype)
-            Z = np.ascontiguousarray(Z, dtype=dtype)
-        if count_nonfinite(Z, nt):
-            check_array(Xa, estimator=self)  # raises the NaN / infinity error if X has one
-            # X is finite but a logit overflowed (huge features, or float32 BLAS): the
-            # fused kernel computes in double, link included, and never makes NaN.
-            out = np.empty((Xa.shape[0], (ncols or k) if proba else k), dtype=dtype)
-            with np.errstate(over="ignore"):
-                return predict_linear(head, Xa, coef, intercept, out, proba, nt)
-        if not proba:
-            return Z
-        # the link, in place, in compiled code
-        if ncols == 2 and head == "logistic":
-            return apply_link(head, Z, np.empty((Z.shape[0], 2), dtype=dtype), nt)
-        return apply_link(head, Z, None, nt)
+        # One fused pass, link included (in double, whatever X's dtype). It is also faster
+        # than a BLAS product plus a separate link: the binary head streams X once, and for
+        # k outputs the 4-row x 4-class blocks beat BLAS on these skinny (n x d) @ (d x k)
+        # products (see benchmarks/run.py's predict section).
+        with np.errstate(over="ignore"):
+            nonfinite = predict_into(head, Xa, coef, intercept, out, proba, nt)
+        if nonfinite:
+            # raises the NaN / infinity error if X has one; else X is finite and a logit
+            # overflowed (huge features), and the result is what the double pass gives
+            check_array(Xa, estimator=self)
+        return out

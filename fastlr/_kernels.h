@@ -181,6 +181,12 @@ typedef double (*fastlr_rows_f32_t)(int, const float *, ptrdiff_t, ptrdiff_t, co
                                     const double *, double *, double *, double *);
 typedef void (*fastlr_terms_t)(const double *, const double *, ptrdiff_t, double *, double *);
 typedef double (*fastlr_dot_f64_t)(const double *, const double *, ptrdiff_t);
+typedef int (*fastlr_predict_f64_t)(int, const double *, ptrdiff_t, ptrdiff_t,
+                                    const ptrdiff_t *, ptrdiff_t, ptrdiff_t, const double *,
+                                    const double *, int, void *, int, ptrdiff_t, double *);
+typedef int (*fastlr_predict_f32_t)(int, const float *, ptrdiff_t, ptrdiff_t,
+                                    const ptrdiff_t *, ptrdiff_t, ptrdiff_t, const double *,
+                                    const double *, int, void *, int, ptrdiff_t, double *);
 typedef void (*fastlr_opt_step_t)(const fastlr_step_t *, double *, double *, double *,
                                   double *, ptrdiff_t, double *);
 typedef double (*fastlr_dot_f32_t)(const float *, const double *, ptrdiff_t);
@@ -191,6 +197,8 @@ static fastlr_terms_t fastlr_logistic_terms_impl = fastlr_logistic_terms_f64_bas
 static fastlr_dot_f64_t fastlr_dot_f64_impl = fastlr_dot_f64_base;
 static fastlr_dot_f32_t fastlr_dot_f32_impl = fastlr_dot_f32_base;
 static fastlr_opt_step_t fastlr_opt_step_impl = fastlr_opt_step_f64_base;
+static fastlr_predict_f64_t fastlr_predict_f64_impl = fastlr_predict_f64_base;
+static fastlr_predict_f32_t fastlr_predict_f32_impl = fastlr_predict_f32_base;
 static int fastlr_simd_level = 0;  /* 0: baseline (SSE2 on x86-64), 1: AVX2 + FMA, 2: AVX-512 */
 
 /* Pick the instruction set once, at module import. max_level caps it (FASTLR_SIMD in the
@@ -203,6 +211,8 @@ static int fastlr_simd_level = 0;  /* 0: baseline (SSE2 on x86-64), 1: AVX2 + FM
         fastlr_dot_f32_impl = fastlr_dot_f32_##isa;                         \
         fastlr_logistic_terms_impl = fastlr_logistic_terms_f64_##isa;       \
         fastlr_opt_step_impl = fastlr_opt_step_f64_##isa;                   \
+        fastlr_predict_f64_impl = fastlr_predict_f64_##isa;                 \
+        fastlr_predict_f32_impl = fastlr_predict_f32_##isa;                 \
         fastlr_simd_level = (level);                                        \
     } while (0)
 
@@ -246,6 +256,20 @@ static inline double fastlr_rows_f32(int head, const float *X, ptrdiff_t d, ptrd
 static inline void fastlr_logistic_terms(const double *z, const double *y, ptrdiff_t n,
                                          double *loss, double *dz) {
     fastlr_logistic_terms_impl(z, y, n, loss, dz);
+}
+static inline int fastlr_predict_f64(int head, const double *X, ptrdiff_t d, ptrdiff_t k,
+                                     const ptrdiff_t *idx, ptrdiff_t start, ptrdiff_t stop,
+                                     const double *W, const double *b, int proba, void *out,
+                                     int out_f32, ptrdiff_t ocols, double *scratch) {
+    return fastlr_predict_f64_impl(head, X, d, k, idx, start, stop, W, b, proba, out, out_f32,
+                                   ocols, scratch);
+}
+static inline int fastlr_predict_f32(int head, const float *X, ptrdiff_t d, ptrdiff_t k,
+                                     const ptrdiff_t *idx, ptrdiff_t start, ptrdiff_t stop,
+                                     const double *W, const double *b, int proba, void *out,
+                                     int out_f32, ptrdiff_t ocols, double *scratch) {
+    return fastlr_predict_f32_impl(head, X, d, k, idx, start, stop, W, b, proba, out, out_f32,
+                                   ocols, scratch);
 }
 static inline void fastlr_opt_step(const fastlr_step_t *s, double *p, double *g, double *buf1,
                                    double *buf2, ptrdiff_t m, double *reg) {

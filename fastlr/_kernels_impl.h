@@ -602,6 +602,165 @@ static FASTLR_TARGET void SFX(fastlr_logistic_terms)(const double *z, const doub
     for (; i < n; i++) loss[i] = fastlr_logistic_loss_grad(y[i], z[i], &dz[i]);
 }
 
+/* ---- prediction: z = W x + b and the link, rows independent -------------------------- */
+
+/* e^x[i] for x[i] <= 0, n <= 4 values (the SIMD exp of the training loop, so that
+ * predictions and training use the same numbers) */
+static inline FASTLR_TARGET void SFX(exp_neg_n)(double *x, int n) {
+#if FASTLR_VECTOR
+    SFX(v4) v = {0.0, 0.0, 0.0, 0.0};
+    memcpy(&v, x, n * sizeof(double));
+    v = SFX(exp_neg4)(v);
+    memcpy(x, &v, n * sizeof(double));
+#else
+    for (int i = 0; i < n; i++) x[i] = exp(x[i]);
+#endif
+}
+
+/* p1[i] = sigmoid(z[i]), p0[i] = sigmoid(-z[i]) for n <= 4 logits */
+static inline FASTLR_TARGET void SFX(sigmoid_n)(const double *z, int n, double *p1,
+                                                double *p0) {
+    double e[4], big, small;
+    int i;
+    for (i = 0; i < n; i++) e[i] = -fabs(z[i]);
+    SFX(exp_neg_n)(e, n);
+    for (i = 0; i < n; i++) {
+        big = 1.0 / (1.0 + e[i]);  /* sigmoid(|z|) */
+        small = e[i] * big;        /* sigmoid(-|z|) */
+        p1[i] = z[i] >= 0 ? big : small;
+        p0[i] = z[i] >= 0 ? small : big;
+    }
+}
+
+static inline void SFX(put)(void *out, int out_f32, ptrdiff_t i, double v) {
+    if (out_f32)
+        ((float *)out)[i] = (float)v;
+    else
+        ((double *)out)[i] = v;
+}
+
+/* The link of one row's logits z (k; overwritten) into row r of out. */
+static inline FASTLR_TARGET void SFX(link_row)(int head, int proba, double *z, ptrdiff_t k,
+                                               void *out, int out_f32, ptrdiff_t ocols,
+                                               ptrdiff_t r) {
+    ptrdiff_t c, o = r * ocols;
+    double p1[4], p0[4];
+    if (!proba || head == FASTLR_SQUARED) {
+        for (c = 0; c < k; c++) SFX(put)(out, out_f32, o + c, z[c]);
+        return;
+    }
+    if (head == FASTLR_SOFTMAX) {
+        double m = z[0], sum = 0.0;
+        for (c = 1; c < k; c++)
+            if (z[c] > m) m = z[c];
+        for (c = 0; c < k; c++) z[c] -= m;
+        for (c = 0; c < k; c += 4) SFX(exp_neg_n)(z + c, k - c < 4 ? (int)(k - c) : 4);
+        for (c = 0; c < k; c++) sum += z[c];
+        for (c = 0; c < k; c++) SFX(put)(out, out_f32, o + c, z[c] / sum);
+        return;
+    }
+    /* logistic (k = 1; ocols 2 gives [sigmoid(-z), sigmoid(z)]) and multilabel */
+    for (c = 0; c < k; c += 4) {
+        int nq = k - c < 4 ? (int)(k - c) : 4;
+        SFX(sigmoid_n)(z + c, nq, p1, p0);
+        for (int q = 0; q < nq; q++) {
+            if (ocols == 2 && head == FASTLR_LOGISTIC) {
+                SFX(put)(out, out_f32, o, p0[q]);
+                SFX(put)(out, out_f32, o + 1, p1[q]);
+            } else {
+                SFX(put)(out, out_f32, o + c + q, p1[q]);
+            }
+        }
+    }
+}
+
+/* Contract of SFX(fastlr_predict): for rows r in [start, stop) (X[idx[r]], or X[r] when idx
+ * is NULL), z = W x + b (k values, in double) and, with proba, the head's link (sigmoid,
+ * softmax, sigmoid per label; identity for the squared head) written to row r of out
+ * (ocols columns: k, or 2 for the logistic head's [1 - p, p]; float when out_f32, else
+ * double). scratch: 4 k doubles. Returns 1 when some logit was not finite (NaN or +-inf:
+ * the caller then checks X), else 0. The dot products are those of the training loop. */
+static FASTLR_TARGET int SFX(fastlr_predict)(int head, const FLT *X, ptrdiff_t d, ptrdiff_t k,
+                                             const ptrdiff_t *idx, ptrdiff_t start,
+                                             ptrdiff_t stop, const double *W, const double *b,
+                                             int proba, void *out, int out_f32,
+                                             ptrdiff_t ocols, double *scratch) {
+    const double *Y = b, *sw = NULL;  /* for PREFETCH_AHEAD: nothing useful to prefetch */
+    const ptrdiff_t ycols = 0, pf_limit = stop;
+    double check = 0.0;  /* sum of z * 0: NaN as soon as one z is NaN or infinite */
+    ptrdiff_t r = start, t, c;
+    if (head == FASTLR_LOGISTIC) {
+        double z[4];
+        for (; r < stop; r += 4) {
+            int nr = stop - r < 4 ? (int)(stop - r) : 4;
+            if (nr == 4) {
+                ptrdiff_t i[4];
+                for (t = 0; t < 4; t++) {
+                    i[t] = ROW(r + t);
+                    PREFETCH_AHEAD(r + t);
+                }
+                SFX(dot_4rows)(X + i[0] * d, X + i[1] * d, X + i[2] * d, X + i[3] * d, W, d,
+                               z);
+            } else {
+                for (t = 0; t < nr; t++) z[t] = SFX(fastlr_dot)(X + ROW(r + t) * d, W, d);
+            }
+            for (t = 0; t < nr; t++) {
+                z[t] += b[0];
+                check += z[t] * 0.0;
+            }
+            if (!proba) {
+                for (t = 0; t < nr; t++) SFX(put)(out, out_f32, (r + t) * ocols, z[t]);
+            } else {
+                double p1[4], p0[4];
+                SFX(sigmoid_n)(z, nr, p1, p0);
+                for (t = 0; t < nr; t++) {
+                    if (ocols == 2) {
+                        SFX(put)(out, out_f32, (r + t) * 2, p0[t]);
+                        SFX(put)(out, out_f32, (r + t) * 2 + 1, p1[t]);
+                    } else {
+                        SFX(put)(out, out_f32, r + t, p1[t]);
+                    }
+                }
+            }
+        }
+        return check != check;
+    }
+#ifdef KROWS
+    for (; r + KROWS <= stop; r += KROWS) {
+        const FLT *xs[KROWS];
+        for (t = 0; t < KROWS; t++) {
+            ptrdiff_t i0 = ROW(r + t);
+            PREFETCH_AHEAD(r + t);
+            xs[t] = X + i0 * d;
+        }
+        SFX(dot_blk)(xs, W, d, k, scratch);
+        for (t = 0; t < KROWS; t++) {
+            double *zt = scratch + t * k;
+            for (c = 0; c < k; c++) {
+                zt[c] += b[c];
+                check += zt[c] * 0.0;
+            }
+            SFX(link_row)(head, proba, zt, k, out, out_f32, ocols, r + t);
+        }
+    }
+#endif
+    for (; r < stop; r += 2) {
+        ptrdiff_t i0 = ROW(r);
+        const FLT *x1 = NULL;
+        PREFETCH_AHEAD(r);
+        if (r + 1 < stop) {
+            PREFETCH_AHEAD(r + 1);
+            x1 = X + ROW(r + 1) * d;
+        }
+        SFX(logits)(X + i0 * d, x1, W, b, d, k, scratch, scratch + k);
+        for (t = 0; t < (x1 ? 2 : 1); t++) {
+            for (c = 0; c < k; c++) check += scratch[t * k + c] * 0.0;
+            SFX(link_row)(head, proba, scratch + t * k, k, out, out_f32, ocols, r + t);
+        }
+    }
+    return check != check;
+}
+
 #if !FASTLR_FLT_FLOAT
 /* ---- the optimiser step (parameters are double whatever X's dtype: one copy per ISA) ---
  * Contract of SFX(fastlr_opt_step): for j < m, with g_j = s->scale g[j] + s->l2 p[j] (the

@@ -35,15 +35,16 @@ result therefore depends on ``n_threads`` but never on timing.
 
 import os
 
-from cython.parallel cimport prange, threadid
-from libc.math cimport exp, isfinite
+from cython.parallel cimport prange
+from libc.math cimport isfinite
 from libc.string cimport memset
 
 import numpy as np
 
-from fastlr._math cimport (floating, fastlr_sigmoid, fastlr_logistic_loss, dot,
+from fastlr._math cimport (floating, fastlr_sigmoid, fastlr_logistic_loss,
                           fastlr_rows_f32, fastlr_rows_f64, fastlr_select_kernels,
-                          fastlr_simd_level, fastlr_logistic_terms)
+                          fastlr_simd_level, fastlr_logistic_terms, fastlr_predict_f32,
+                          fastlr_predict_f64)
 
 def _simd_cap(value):
     """FASTLR_SIMD: '0' baseline only, '1' at most AVX2 + FMA, else the best the CPU has."""
@@ -204,106 +205,82 @@ ctypedef fused floating_out:
     double
 
 
-def predict_linear(str head, const floating[:, ::1] X,   # IN (n, d)
-                   const double[:, ::1] coef,            # IN (k, d)
-                   const double[::1] intercept,          # IN (k,)
-                   floating_out[:, ::1] out,             # OUT (m, k), or (m, 2) logistic
-                   bint proba=False,
-                   int n_threads=1,
-                   const Py_ssize_t[::1] rows=None):     # IN (m,) rows of X, or all
-    """Decision values ``z = X W^T + b`` or, with ``proba``, ``h(z)``, written to ``out``.
+cdef inline int _predict_rows(int head, const floating* X, Py_ssize_t d, Py_ssize_t k,
+                              const Py_ssize_t* idx, Py_ssize_t start, Py_ssize_t stop,
+                              const double* W, const double* b, bint proba, void* out,
+                              int out_f32, Py_ssize_t ocols, double* scratch) noexcept nogil:
+    """The prediction loop of _kernels_impl.h for X's dtype (serial)."""
+    if floating is float:
+        return fastlr_predict_f32(head, X, d, k, idx, start, stop, W, b, proba, out, out_f32,
+                                  ocols, scratch)
+    else:
+        return fastlr_predict_f64(head, X, d, k, idx, start, stop, W, b, proba, out, out_f32,
+                                  ocols, scratch)
 
-    For the logistic head with ``proba`` and a two-column ``out`` the columns are
-    ``sigmoid(-z)`` and ``sigmoid(z)`` (so ``1 - p`` has no cancellation). Softmax
-    subtracts each row's maximum logit before exponentiating, in double. Rows are split
-    across ``n_threads``; each row is independent, so results do not depend on it. With
-    ``rows``, row ``r`` of ``out`` is for row ``rows[r]`` of X (no copy of X is made).
+
+def predict_into(str head, const floating[:, ::1] X,   # IN (n, d)
+                 const double[:, ::1] coef,            # IN (k, d)
+                 const double[::1] intercept,          # IN (k,)
+                 floating_out[:, ::1] out,             # OUT (m, k), or (m, 2) logistic
+                 bint proba=False,
+                 int n_threads=1,
+                 const Py_ssize_t[::1] rows=None):     # IN (m,) rows of X, or all
+    """Decision values ``z = X W^T + b`` or, with ``proba``, ``h(z)``, written to ``out``;
+    returns True when some logit was NaN or infinite (so the caller can check X without a
+    pass of its own: a NaN or infinite entry of X makes its row's logits non-finite).
+
+    One fused pass (``fastlr_predict`` in _kernels_impl.h): the blocked dot products of
+    the training loop, in double, then the link (the training loop's SIMD exp). For the
+    logistic head with ``proba`` and a two-column ``out`` the columns are ``sigmoid(-z)``
+    and ``sigmoid(z)`` (so ``1 - p`` has no cancellation). Softmax subtracts each row's
+    maximum logit before exponentiating. Rows are split into ``n_threads`` contiguous
+    chunks; each row is independent, so results do not depend on it. With ``rows``, row
+    ``r`` of ``out`` is for row ``rows[r]`` of X (no copy of X is made).
     """
     cdef int h = _HEADS[head]
     cdef Py_ssize_t n = X.shape[0] if rows is None else rows.shape[0]
     cdef Py_ssize_t d = X.shape[1], k = coef.shape[0]
     cdef Py_ssize_t ocols = out.shape[1]
-    cdef Py_ssize_t i, c, xi
-    cdef double z, m, s
-    cdef double* zb
+    cdef Py_ssize_t t, lo, hi, stride = 4 * k + 8
+    cdef const Py_ssize_t* idx = NULL if rows is None else &rows[0]
+    cdef int out_f32 = floating_out is float
+    cdef int bad = 0
     if out.shape[0] != n or ocols != (2 if (h == HEAD_LOGISTIC and proba and ocols == 2) else k):
         raise ValueError(f"out has shape {tuple(out.shape)[:2]}, expected ({n}, {k}) "
                          "(or (n, 2) for logistic probabilities)")
+    if coef.shape[1] != d or intercept.shape[0] != k:
+        raise ValueError(f"coef has shape {tuple(coef.shape)[:2]} and intercept "
+                         f"{intercept.shape[0]} values, expected ({k}, {d}) and {k}")
     if n == 0:
-        return np.asarray(out)
+        return False
     if n_threads < 1:
         n_threads = 1
-    scratch = np.empty((n_threads, k), dtype=np.float64)
-    cdef double[:, ::1] scr = scratch
-    for i in prange(n, nogil=True, schedule='static', num_threads=n_threads):
-        xi = i if rows is None else rows[i]
-        if h == HEAD_LOGISTIC:
-            z = intercept[0] + dot(&X[xi, 0], &coef[0, 0], d)
-            if not proba:
-                out[i, 0] = <floating_out> z
-            elif ocols == 2:
-                out[i, 0] = <floating_out> fastlr_sigmoid(-z)
-                out[i, 1] = <floating_out> fastlr_sigmoid(z)
-            else:
-                out[i, 0] = <floating_out> fastlr_sigmoid(z)
-        else:
-            zb = &scr[threadid(), 0]
-            for c in range(k):
-                zb[c] = intercept[c] + dot(&X[xi, 0], &coef[c, 0], d)
-            if proba and h == HEAD_SOFTMAX:
-                m = zb[0]
-                for c in range(1, k):
-                    if zb[c] > m:
-                        m = zb[c]
-                s = 0.0
-                for c in range(k):
-                    zb[c] = exp(zb[c] - m)
-                    s = s + zb[c]
-                for c in range(k):
-                    out[i, c] = <floating_out> (zb[c] / s)
-            elif proba and h == HEAD_MULTILABEL:
-                for c in range(k):
-                    out[i, c] = <floating_out> fastlr_sigmoid(zb[c])
-            else:
-                for c in range(k):
-                    out[i, c] = <floating_out> zb[c]
+    if n < 4 * n_threads:
+        n_threads = 1
+    scratch = np.empty(n_threads * stride, dtype=np.float64)
+    flags = np.zeros(n_threads, dtype=np.intc)
+    cdef double[::1] scr = scratch
+    cdef int[::1] fl = flags
+    cdef void* op = <void*> &out[0, 0]
+    if n_threads == 1:
+        with nogil:
+            bad = _predict_rows(h, &X[0, 0], d, k, idx, 0, n, &coef[0, 0], &intercept[0],
+                                proba, op, out_f32, ocols, &scr[0])
+        return bad != 0
+    for t in prange(n_threads, nogil=True, schedule='static', chunksize=1,
+                    num_threads=n_threads):
+        lo = (n * t) // n_threads
+        hi = (n * (t + 1)) // n_threads
+        fl[t] = _predict_rows(h, &X[0, 0], d, k, idx, lo, hi, &coef[0, 0], &intercept[0],
+                              proba, op, out_f32, ocols, &scr[t * stride])
+    return bool(np.any(flags))
+
+
+def predict_linear(str head, X, coef, intercept, out, bint proba=False, int n_threads=1,
+                   rows=None):
+    """``predict_into`` (same arguments) returning ``out``."""
+    predict_into(head, X, coef, intercept, out, proba, n_threads, rows)
     return np.asarray(out)
-
-
-def apply_link(str head, floating_out[:, ::1] Z,      # IN/OUT (n, k) logits -> h(z)
-               floating_out[:, ::1] out=None,        # OUT (n, 2) for logistic, or None
-               int n_threads=1):
-    """Turn logits into probabilities in place (or, for the logistic head with a
-    two-column ``out``, into ``[sigmoid(-z), sigmoid(z)]``): sigmoid per entry for the
-    logistic and multilabel heads, a max-shifted softmax per row for the softmax head."""
-    cdef int h = _HEADS[head]
-    cdef Py_ssize_t n = Z.shape[0], k = Z.shape[1], i, c
-    cdef double m, s, z
-    if n == 0:
-        return np.asarray(Z if out is None else out)
-    if n_threads < 1:
-        n_threads = 1
-    for i in prange(n, nogil=True, schedule='static', num_threads=n_threads):
-        if h == HEAD_SOFTMAX:
-            m = Z[i, 0]
-            for c in range(1, k):
-                if Z[i, c] > m:
-                    m = Z[i, c]
-            s = 0.0
-            for c in range(k):
-                z = exp(<double> Z[i, c] - m)
-                Z[i, c] = <floating_out> z
-                s = s + z
-            for c in range(k):
-                Z[i, c] = <floating_out> (Z[i, c] / s)
-        elif h == HEAD_LOGISTIC and out is not None:
-            z = Z[i, 0]
-            out[i, 0] = <floating_out> fastlr_sigmoid(-z)
-            out[i, 1] = <floating_out> fastlr_sigmoid(z)
-        elif h != HEAD_SQUARED:
-            for c in range(k):
-                Z[i, c] = <floating_out> fastlr_sigmoid(Z[i, c])
-    return np.asarray(Z if out is None else out)
 
 
 # Scalar hooks for the tests (layer 1 is inline-only).

@@ -40,6 +40,14 @@ cdef extern from "_kernels.h":
         double l1
     void fastlr_opt_step(const fastlr_step_t* s, double* p, double* g, double* buf1,
                          double* buf2, Py_ssize_t m, double* reg) noexcept nogil
+    int fastlr_predict_f64(int head, const double* X, Py_ssize_t d, Py_ssize_t k,
+                           const Py_ssize_t* idx, Py_ssize_t start, Py_ssize_t stop,
+                           const double* W, const double* b, int proba, void* out,
+                           int out_f32, Py_ssize_t ocols, double* scratch) noexcept nogil
+    int fastlr_predict_f32(int head, const float* X, Py_ssize_t d, Py_ssize_t k,
+                           const Py_ssize_t* idx, Py_ssize_t start, Py_ssize_t stop,
+                           const double* W, const double* b, int proba, void* out,
+                           int out_f32, Py_ssize_t ocols, double* scratch) noexcept nogil
     void fastlr_select_kernels(int max_level) noexcept nogil
     int fastlr_simd_level
 

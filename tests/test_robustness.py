@@ -157,6 +157,25 @@ def test_predict_with_wrong_number_of_features(method, k):
         getattr(clf, method)(_with(X, 0, 0, np.nan), *args[1:])
 
 
+@pytest.mark.parametrize("row", [0, 9998, 19999])   # first block, second thread, last row
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", [2, 3])
+def test_predict_finds_infinity_in_any_row(k, dtype, row):
+    # Prediction checks X only when a logit is not finite. +inf times a positive
+    # coefficient is a logit of +inf, whose probability (1.0) is finite: the kernel must
+    # still report it, in whichever thread and row block it is.
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(20000, 20)).astype(dtype)
+    y = np.arange(20000) % k
+    clf = LogisticRegression(max_iter=3, tol=None, n_threads=2).fit(X[:200], y[:200])
+    col = int(np.argmax(clf.coef_[0]))
+    bad = X.copy()
+    bad[row, col] = np.inf
+    for method in ("predict", "predict_proba", "decision_function"):
+        with pytest.raises(ValueError, match="Input X contains infinity"):
+            getattr(clf, method)(bad)
+
+
 @pytest.mark.parametrize("method", ["predict", "predict_proba", "predict_log_proba",
                                     "decision_function", "score"])
 def test_unfitted(method):
