@@ -138,6 +138,13 @@ class _LinearModel(BaseEstimator):
         return min(self.batch_size, n_samples)
 
     # -- inputs --------------------------------------------------------------------------
+    def _check_X_for_fit(self, X):
+        """X as an array. For lbfgs, NaN / infinity is found by the first pass of the
+        solver (``lbfgs_fit(check_X=...)``), which reads every row anyway; the mini-batch
+        solvers may never visit some rows (drop_last, a validation hold-out), so X is
+        checked here, in one pass of its own."""
+        return check_array(X, estimator=self, allow_nonfinite=self.solver == "lbfgs")
+
     def _validate_X(self, X, reset):
         Xa = check_array(X, estimator=self)
         check_n_features(self, Xa, reset)
@@ -257,7 +264,8 @@ class _LinearModel(BaseEstimator):
                 X, Y, sample_weight, head=head, coef=coef, intercept=intercept,
                 alpha_l2=alpha_l2, alpha_l1=alpha_l1, fit_intercept=self.fit_intercept,
                 max_iter=self.max_iter, tol=tol, n_threads=n_threads,
-                verbose=self.verbose, label_weights=label_weights, estimator_name=name)
+                verbose=self.verbose, label_weights=label_weights, estimator_name=name,
+                check_X=lambda: check_array(X, estimator=self))
             return {"coef_": _to_dtype(coef, X.dtype, "coefficients", name),
                     "intercept_": _to_dtype(intercept, X.dtype, "intercepts", name),
                     "n_iter_": n_iter, "loss_curve_": curve, "_optimizer_state": None}

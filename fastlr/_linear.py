@@ -228,7 +228,7 @@ class LinearRegression(RegressorMixin, _LinearModel):
         ((2, 2), array([[ 1. ,  2. ],
                [-1. ,  0.5]]))
         """
-        Xa = check_array(X, estimator=self)
+        Xa = self._check_X_for_fit(X)
         Y, single = self._encode_target(y, Xa.shape[0])
         sw = check_sample_weight(sample_weight, Xa.shape[0], estimator=self)
         k = Y.shape[1]

@@ -405,7 +405,7 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         >>> clf.coef_.shape, clf.intercept_.shape, clf.classes_
         ((1, 1), (1,), array([0, 1]))
         """
-        Xa = check_array(X, estimator=self)
+        Xa = self._check_X_for_fit(X)
         y_arr = np.asarray(y) if not hasattr(y, "to_numpy") else y.to_numpy()
         check_consistent_length(Xa, y_arr)
         classes, head, Y, yi = self._encode_y(y_arr)

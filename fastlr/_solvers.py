@@ -271,8 +271,13 @@ def minibatch_fit(X, Y, sample_weight, *, head, coef, intercept, state, solver,
 
 def lbfgs_fit(X, Y, sample_weight, *, head, coef, intercept, alpha_l2, alpha_l1,
               fit_intercept, max_iter, tol, n_threads, verbose, label_weights=None,
-              estimator_name="estimator"):
+              estimator_name="estimator", check_X=None):
     """Minimise ``f`` (module docstring) by L-BFGS, or OWL-QN when ``alpha_l1 > 0``.
+
+    ``check_X``: called (to raise the NaN / infinity error) when the first evaluation is
+    not finite. Every evaluation reads every row, and a NaN or infinite entry of X always
+    makes its row's gradient contribution non-finite (NaN * 0 and inf * 0 are NaN), so X
+    needs no finiteness pass of its own.
 
     One evaluation of ``f`` and its gradient is one fused pass over X
     (``_loss.loss_gradient``, split over ``n_threads`` with a fixed-order reduction). The
@@ -290,6 +295,7 @@ def lbfgs_fit(X, Y, sample_weight, *, head, coef, intercept, alpha_l2, alpha_l1,
     gb = np.empty(k)
     fixed_b = np.ascontiguousarray(intercept, dtype=np.float64)
     n_threads = threads_for(n, k * d, n_threads)
+    pending_check = [] if check_X is None else [check_X]
 
     def unpack(theta):
         W = np.ascontiguousarray(theta[:kd], dtype=np.float64).reshape(k, d)
@@ -307,6 +313,10 @@ def lbfgs_fit(X, Y, sample_weight, *, head, coef, intercept, alpha_l2, alpha_l1,
         g[:kd] += alpha_l2 * W.ravel()
         if fit_intercept:
             np.multiply(gb, 1.0 / S, out=g[kd:])
+        if pending_check:
+            check = pending_check.pop()
+            if not (np.isfinite(f) and np.all(np.isfinite(g))):
+                check()
         return f, g
 
     theta0 = np.concatenate([coef.ravel(), intercept if fit_intercept else []]).astype(dtype)

@@ -157,6 +157,38 @@ def test_predict_with_wrong_number_of_features(method, k):
         getattr(clf, method)(_with(X, 0, 0, np.nan), *args[1:])
 
 
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("task", ["binary", "softmax", "multilabel", "regression"])
+def test_lbfgs_finds_nonfinite_X_in_its_first_pass(task, dtype, value):
+    # lbfgs has no finiteness pass of its own over X: its first evaluation reads every
+    # row, and a non-finite entry makes that row's gradient non-finite even when the row
+    # has zero weight, the coefficients start at zero, or (softmax, -inf) the entry only
+    # drives one wrong class's probability to 0. The error must be the usual one, and a
+    # fitted estimator must keep its fit.
+    from fastlr import LinearRegression
+    rng = np.random.default_rng(5)
+    n, d = 20000, 12
+    X = rng.normal(size=(n, d)).astype(dtype)
+    if task == "regression":
+        y, est = X[:, :2] @ np.ones((2, 3)), LinearRegression(n_threads=2)
+    elif task == "multilabel":
+        y, est = (X[:, :3] > 0).astype(int), LogisticRegression(n_threads=2)
+    else:
+        y, est = np.arange(n) % (2 if task == "binary" else 4), LogisticRegression(n_threads=2)
+    est.set_params(max_iter=5, tol=None).fit(X, y)
+    before = est.coef_.copy()
+    sw = np.ones(n)
+    for row in (1, n // 2 + 7, n - 1):
+        bad = X.copy()
+        bad[row, 3] = value
+        sw[row] = 0.0 if row == 1 else 1.0
+        word = "NaN" if np.isnan(value) else "infinity"
+        with pytest.raises(ValueError, match=f"Input X contains {word}"):
+            est.fit(bad, y, sample_weight=sw)
+        np.testing.assert_array_equal(est.coef_, before)
+
+
 @pytest.mark.parametrize("row", [0, 9998, 19999])   # first block, second thread, last row
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("k", [2, 3])
