@@ -15,8 +15,11 @@
  *
  * Blocking: the binary head processes 4 rows at a time (w is loaded once for 4 rows, the
  * gradient is loaded and stored once for 4 rows, and the 4 losses and sigmoids are one
- * SIMD exp / log1p); the k-output heads process 2 rows x 4 classes at a time, 4 x 4 with
- * AVX-512. Rows ahead are software-prefetched, in shuffled and in sequential passes.
+ * SIMD exp / log1p); the k-output heads process 2 rows x 4 classes at a time, and with
+ * AVX-512 blocks of up to 32 rows: logits 4 rows x 5 (or 4) classes at a time, then the
+ * gradient in tiles of 5 (or 4) classes x 32 columns accumulated in registers over the
+ * whole block. The optimiser step and prediction have SIMD copies too. Rows ahead are
+ * software-prefetched, in shuffled and in sequential passes.
  * Summation orders depend only on the shapes, so results are reproducible run to run
  * (they may differ in the last bits between the instruction sets, i.e. between machines).
  *
@@ -96,6 +99,15 @@ static const double fastlr_exp_taylor[14] = {
 static const double fastlr_atanh_odd[9] = {
     1.0 / 19.0, 1.0 / 17.0, 1.0 / 15.0, 1.0 / 13.0, 1.0 / 11.0, 1.0 / 9.0, 1.0 / 7.0,
     1.0 / 5.0, 1.0 / 3.0};
+
+/* Row blocks of the k-output heads under AVX-512 (see kout_rows): at most this many rows,
+ * and rows * row bytes at most FASTLR_BLOCK_BYTES (the block is re-read from L2). */
+#define FASTLR_BLOCK_ROWS 32
+#define FASTLR_BLOCK_BYTES (256 * 1024)
+
+/* Doubles of scratch the row loops need for k outputs: a block's logits and its
+ * coefficients padded to a class block of 5. */
+static inline ptrdiff_t fastlr_scratch_size(ptrdiff_t k) { return FASTLR_BLOCK_ROWS * (k + 5); }
 
 /* Settings of one optimiser step (_kernels_impl.h, fastlr_opt_step). */
 typedef struct {

@@ -9,7 +9,7 @@
  *   with s_r = sw[i] (1 when sw is NULL). Y is (n, 1) for the logistic / softmax heads
  *   (0/1, or the class index as a double) and (n, k) for multilabel / squared. lw, for the
  *   multilabel head only (else ignored, may be NULL): per label the weights of a 0 and of a
- *   1 (2 k doubles). scratch: 4 k doubles. pf_limit: idx[r] may be read for r < pf_limit
+ *   1 (2 k doubles). scratch: fastlr_scratch_size(k) doubles. pf_limit: idx[r] may be read for r < pf_limit
  *   (for prefetching the rows ahead, including the next batch's).
  */
 
@@ -451,75 +451,134 @@ static inline FASTLR_TARGET void SFX(grads)(const double *a0, const double *a1, 
  * 10 x 784 do not fit in L1 together, are streamed once per 4 rows instead of per 2. */
 #define KROWS 4
 
-/* z[r k + c] = x_r . W_c for the KROWS rows and all classes, in quads of classes (a last
- * partial quad repeats its first class in the missing slots and drops their results) */
-static inline FASTLR_TARGET void SFX(dot_blk)(const FLT *const *xs, const double *W,
-                                              ptrdiff_t d, ptrdiff_t k, double *z) {
-    ptrdiff_t c, j, r, q;
-    for (c = 0; c < k; c += 4) {
-        ptrdiff_t kq = k - c < 4 ? k - c : 4;
-        const double *w0 = W + c * d, *w1 = w0 + (kq > 1) * d, *w2 = w0 + (kq > 2) * 2 * d,
-                     *w3 = w0 + (kq > 3) * 3 * d;
-        SFX(vd) acc[KROWS][4];
-        double s[KROWS][4];
-        for (r = 0; r < KROWS; r++)
-            for (q = 0; q < 4; q++) acc[r][q] = VZERO;
-        for (j = 0; j + FASTLR_VW <= d; j += FASTLR_VW) {
-            SFX(vd) v0 = SFX(ld_d)(w0 + j), v1 = SFX(ld_d)(w1 + j);
-            SFX(vd) v2 = SFX(ld_d)(w2 + j), v3 = SFX(ld_d)(w3 + j);
-            for (r = 0; r < KROWS; r++) {
-                SFX(vd) xv = SFX(ld_x)(xs[r] + j);
-                acc[r][0] += xv * v0; acc[r][1] += xv * v1;
-                acc[r][2] += xv * v2; acc[r][3] += xv * v3;
-            }
+/* Classes go in blocks of 5 or 4 (KROWS x 5 accumulators + 5 W vectors + 1 x vector = 26
+ * registers): 10 classes are 5 + 5, with no padding, where quads would compute 12. The
+ * blocks of 5 come first; a last short block is padded to 4 (below). Returns the number
+ * of 5-class blocks for k classes: the split with the fewest padded slots, then the
+ * fewest blocks. */
+static inline int SFX(blocks_of_5)(ptrdiff_t k) {
+    int best = 0;
+    ptrdiff_t best_slots = -1, best_blocks = 0;
+    for (int a = 0; 5 * a <= k + 4; a++) {
+        ptrdiff_t rest = k - 5 * a > 0 ? k - 5 * a : 0, b4 = (rest + 3) / 4;
+        ptrdiff_t slots = 5 * a + 4 * b4, blocks = a + b4;
+        if (best_slots < 0 || slots < best_slots || (slots == best_slots && blocks < best_blocks)) {
+            best = a;
+            best_slots = slots;
+            best_blocks = blocks;
         }
-        for (r = 0; r < KROWS; r++)
-            for (q = 0; q < 4; q++) s[r][q] = SFX(hsum)(acc[r][q]);
-        for (; j < d; j++)
-            for (r = 0; r < KROWS; r++) {
-                double xj = xs[r][j];
-                s[r][0] += xj * w0[j]; s[r][1] += xj * w1[j];
-                s[r][2] += xj * w2[j]; s[r][3] += xj * w3[j];
-            }
-        for (r = 0; r < KROWS; r++)
-            for (q = 0; q < kq; q++) z[r * k + c + q] = s[r][q];
     }
+    return best;
 }
 
-/* G_c += sum_r a[r k + c] x_r for all classes (G loaded and stored once per KROWS rows).
- * A last partial quad points its missing slots at its first class with coefficients 0:
- * they add +0 to values just stored (X is finite), which changes nothing. */
-static inline FASTLR_TARGET void SFX(grad_blk)(const double *a, const FLT *const *xs,
-                                               double *GW, ptrdiff_t d, ptrdiff_t k) {
-    ptrdiff_t c, j, r, q;
-    for (c = 0; c < k; c += 4) {
-        ptrdiff_t kq = k - c < 4 ? k - c : 4;
-        double *g[4];
-        double ar[KROWS][4];
-        for (q = 0; q < 4; q++) g[q] = GW + (c + (q < kq ? q : 0)) * d;
-        for (r = 0; r < KROWS; r++)
-            for (q = 0; q < 4; q++) ar[r][q] = q < kq ? a[r * k + c + q] : 0.0;
-        for (j = 0; j + FASTLR_VW <= d; j += FASTLR_VW) {
-            SFX(vd) xv[KROWS];
-            for (r = 0; r < KROWS; r++) xv[r] = SFX(ld_x)(xs[r] + j);
-            for (q = 0; q < 4; q++) {
-                SFX(vd) gv = SFX(ld_d)(g[q] + j);
-                for (r = 0; r < KROWS; r++) gv += ar[r][q] * xv[r];
-                SFX(st_d)(g[q] + j, gv);
+/* z[r k + c + q] = x_r . W_{c+q} for the KROWS rows and the kq <= CB classes from c; the
+ * CB - kq missing slots repeat class c and their results are dropped. Inlined with a
+ * constant CB, the loops unroll and the arrays live in registers. */
+static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(dot_cb)(
+        const FLT *const *xs, const double *W, ptrdiff_t d, ptrdiff_t k, ptrdiff_t c,
+        ptrdiff_t kq, const int CB, double *z) {
+    const double *w[5];
+    SFX(vd) acc[KROWS][5];
+    double s[KROWS][5];
+    ptrdiff_t j;
+    int r, q;
+    for (q = 0; q < CB; q++) w[q] = W + (c + (q < kq ? q : 0)) * d;
+    for (r = 0; r < KROWS; r++)
+        for (q = 0; q < CB; q++) acc[r][q] = VZERO;
+    for (j = 0; j + FASTLR_VW <= d; j += FASTLR_VW) {
+        SFX(vd) v[5];
+        for (q = 0; q < CB; q++) v[q] = SFX(ld_d)(w[q] + j);
+        for (r = 0; r < KROWS; r++) {
+            SFX(vd) xv = SFX(ld_x)(xs[r] + j);
+            for (q = 0; q < CB; q++) acc[r][q] += xv * v[q];
+        }
+    }
+    for (r = 0; r < KROWS; r++)
+        for (q = 0; q < CB; q++) s[r][q] = SFX(hsum)(acc[r][q]);
+    for (; j < d; j++)
+        for (r = 0; r < KROWS; r++) {
+            double xj = xs[r][j];
+            for (q = 0; q < CB; q++) s[r][q] += xj * w[q][j];
+        }
+    for (r = 0; r < KROWS; r++)
+        for (q = 0; q < kq; q++) z[r * k + c + q] = s[r][q];
+}
+
+/* z[r k + c] = x_r . W_c for the KROWS rows and all classes */
+static inline FASTLR_TARGET void SFX(dot_blk)(const FLT *const *xs, const double *W,
+                                              ptrdiff_t d, ptrdiff_t k, int n5, double *z) {
+    /* z rows are k apart: z + t k for the block's row t */
+    ptrdiff_t c = 0;
+    for (int t = 0; t < n5; t++, c += 5)
+        SFX(dot_cb)(xs, W, d, k, c, k - c < 5 ? k - c : 5, 5, z);
+    for (; c < k; c += 4) SFX(dot_cb)(xs, W, d, k, c, k - c < 4 ? k - c : 4, 4, z);
+}
+
+/* G_{c+q} += sum_{r < nr} A[r k + c + q] x_r for the kq <= CB classes from c, over a block
+ * of nr rows: a tile of G (CB classes x JV vectors) is accumulated in registers over all
+ * the block's rows and added to G once, so G is read and written once per block instead
+ * of once per 4 rows (for 10 x 784, G is 63 KB: with W it does not fit in L1, and its
+ * traffic from L2 bounded the kernel). The block's rows are re-read from L2 / L1. */
+#define FASTLR_JV 4
+static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_cbr)(
+        const double *A, const FLT *const *xs, int nr, double *GW, ptrdiff_t d,
+        ptrdiff_t k, ptrdiff_t c, ptrdiff_t kq, const int CB, double *ab) {
+    ptrdiff_t j;
+    int r, q, v;
+    /* the block's coefficients for these classes, padded with zeros to CB */
+    for (r = 0; r < nr; r++)
+        for (q = 0; q < CB; q++) ab[r * CB + q] = q < kq ? A[r * k + c + q] : 0.0;
+    for (j = 0; j + FASTLR_JV * FASTLR_VW <= d; j += FASTLR_JV * FASTLR_VW) {
+        SFX(vd) acc[5][FASTLR_JV];
+        for (q = 0; q < CB; q++)
+            for (v = 0; v < FASTLR_JV; v++) acc[q][v] = VZERO;
+        for (r = 0; r < nr; r++) {
+            SFX(vd) xv[FASTLR_JV];
+            for (v = 0; v < FASTLR_JV; v++) xv[v] = SFX(ld_x)(xs[r] + j + v * FASTLR_VW);
+            for (q = 0; q < CB; q++) {
+                double aq = ab[r * CB + q];
+                for (v = 0; v < FASTLR_JV; v++) acc[q][v] += aq * xv[v];
             }
         }
-        for (; j < d; j++)
-            for (q = 0; q < 4; q++) {
-                double gj = g[q][j];
-                for (r = 0; r < KROWS; r++) gj += ar[r][q] * xs[r][j];
-                g[q][j] = gj;
-            }
+        for (q = 0; q < kq; q++) {
+            double *g = GW + (c + q) * d + j;
+            for (v = 0; v < FASTLR_JV; v++)
+                SFX(st_d)(g + v * FASTLR_VW, SFX(ld_d)(g + v * FASTLR_VW) + acc[q][v]);
+        }
     }
+    for (; j + FASTLR_VW <= d; j += FASTLR_VW) {
+        SFX(vd) acc[5];
+        for (q = 0; q < CB; q++) acc[q] = VZERO;
+        for (r = 0; r < nr; r++) {
+            SFX(vd) xv = SFX(ld_x)(xs[r] + j);
+            for (q = 0; q < CB; q++) acc[q] += ab[r * CB + q] * xv;
+        }
+        for (q = 0; q < kq; q++) {
+            double *g = GW + (c + q) * d + j;
+            SFX(st_d)(g, SFX(ld_d)(g) + acc[q]);
+        }
+    }
+    for (; j < d; j++)
+        for (q = 0; q < kq; q++) {
+            double sj = 0.0;
+            for (r = 0; r < nr; r++) sj += ab[r * CB + q] * xs[r][j];
+            GW[(c + q) * d + j] += sj;
+        }
+}
+
+/* G_c += sum_{r < nr} A[r k + c] x_r for all classes (ab: 5 nr doubles of scratch) */
+static inline FASTLR_TARGET void SFX(grad_rows)(const double *A, const FLT *const *xs, int nr,
+                                                double *GW, ptrdiff_t d, ptrdiff_t k, int n5,
+                                                double *ab) {
+    ptrdiff_t c = 0;
+    for (int t = 0; t < n5; t++, c += 5)
+        SFX(grad_cbr)(A, xs, nr, GW, d, k, c, k - c < 5 ? k - c : 5, 5, ab);
+    for (; c < k; c += 4) SFX(grad_cbr)(A, xs, nr, GW, d, k, c, k - c < 4 ? k - c : 4, 4, ab);
 }
 #endif
 
-/* Softmax, multilabel and squared heads: 2 rows x 4 classes at a time (4 x 4 with
- * AVX-512). */
+/* Softmax, multilabel and squared heads: 2 rows x 4 classes at a time (row blocks with
+ * AVX-512, below). */
 static FASTLR_TARGET double SFX(kout_rows)(int head, const FLT *X, ptrdiff_t d, ptrdiff_t k,
                                            const double *Y, const double *sw, const double *lw,
                                            const ptrdiff_t *idx, ptrdiff_t start,
@@ -529,26 +588,37 @@ static FASTLR_TARGET double SFX(kout_rows)(int head, const FLT *X, ptrdiff_t d, 
     ptrdiff_t ycols = head == FASTLR_SOFTMAX ? 1 : k, r = start;
     double loss = 0.0, *z0 = scratch, *z1 = scratch + k;
 #ifdef KROWS
-    for (; r + KROWS <= stop; r += KROWS) {
-        const FLT *xs[KROWS];
-        ptrdiff_t i[KROWS], t, c;
-        for (t = 0; t < KROWS; t++) {
+    /* Blocks of up to FASTLR_BLOCK_ROWS rows (a multiple of KROWS; fewer for long rows, so
+     * that a block stays in L2): the logits of every row (KROWS rows x 4-5 classes per
+     * register block), the head, then the gradient of the whole block. */
+    const int n5 = SFX(blocks_of_5)(k);
+    ptrdiff_t rb = (ptrdiff_t)(FASTLR_BLOCK_BYTES / (d * (ptrdiff_t)sizeof(FLT) + 1));
+    rb = rb > FASTLR_BLOCK_ROWS ? FASTLR_BLOCK_ROWS : rb < KROWS ? KROWS : rb - rb % KROWS;
+    double *ab = scratch + FASTLR_BLOCK_ROWS * k;
+    for (; r + KROWS <= stop;) {
+        const FLT *xs[FASTLR_BLOCK_ROWS];
+        ptrdiff_t i[FASTLR_BLOCK_ROWS], t, c, nr = stop - r;
+        nr = nr > rb ? rb : nr - nr % KROWS;
+        for (t = 0; t < nr; t++) {
             i[t] = ROW(r + t);
-            PREFETCH_AHEAD(r + t);
             xs[t] = X + i[t] * d;
         }
-        SFX(dot_blk)(xs, W, d, k, scratch);
-        for (t = 0; t < KROWS; t++) {
+        for (t = 0; t < nr; t += KROWS) {
+            for (ptrdiff_t u = t; u < t + KROWS; u++) PREFETCH_AHEAD(r + u);
+            SFX(dot_blk)(xs + t, W, d, k, n5, scratch + t * k);
+        }
+        for (t = 0; t < nr; t++) {
             double *zt = scratch + t * k;
             for (c = 0; c < k; c++) zt[c] += b[c];
             loss += SFX(head_row)(head, zt, k, Y + i[t] * ycols, sw ? sw[i[t]] : 1.0, lw);
         }
-        SFX(grad_blk)(scratch, xs, GW, d, k);
+        SFX(grad_rows)(scratch, xs, (int)nr, GW, d, k, n5, ab);
         for (c = 0; c < k; c++) {
             double gb = scratch[c];
-            for (t = 1; t < KROWS; t++) gb += scratch[t * k + c];
+            for (t = 1; t < nr; t++) gb += scratch[t * k + c];
             Gb[c] += gb;
         }
+        r += nr;
     }
 #endif
     for (; r + 2 <= stop; r += 2) {
@@ -678,7 +748,7 @@ static inline FASTLR_TARGET void SFX(link_row)(int head, int proba, double *z, p
  * is NULL), z = W x + b (k values, in double) and, with proba, the head's link (sigmoid,
  * softmax, sigmoid per label; identity for the squared head) written to row r of out
  * (ocols columns: k, or 2 for the logistic head's [1 - p, p]; float when out_f32, else
- * double). scratch: 4 k doubles. Returns 1 when some logit was not finite (NaN or +-inf:
+ * double). scratch: 4 k doubles (fastlr_scratch_size(k) is more). Returns 1 when some logit was not finite (NaN or +-inf:
  * the caller then checks X), else 0. The dot products are those of the training loop. */
 static FASTLR_TARGET int SFX(fastlr_predict)(int head, const FLT *X, ptrdiff_t d, ptrdiff_t k,
                                              const ptrdiff_t *idx, ptrdiff_t start,
@@ -726,6 +796,7 @@ static FASTLR_TARGET int SFX(fastlr_predict)(int head, const FLT *X, ptrdiff_t d
         return check != check;
     }
 #ifdef KROWS
+    const int n5 = SFX(blocks_of_5)(k);
     for (; r + KROWS <= stop; r += KROWS) {
         const FLT *xs[KROWS];
         for (t = 0; t < KROWS; t++) {
@@ -733,7 +804,7 @@ static FASTLR_TARGET int SFX(fastlr_predict)(int head, const FLT *X, ptrdiff_t d
             PREFETCH_AHEAD(r + t);
             xs[t] = X + i0 * d;
         }
-        SFX(dot_blk)(xs, W, d, k, scratch);
+        SFX(dot_blk)(xs, W, d, k, n5, scratch);
         for (t = 0; t < KROWS; t++) {
             double *zt = scratch + t * k;
             for (c = 0; c < k; c++) {

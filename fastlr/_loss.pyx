@@ -44,7 +44,7 @@ import numpy as np
 from fastlr._math cimport (floating, fastlr_sigmoid, fastlr_logistic_loss,
                           fastlr_rows_f32, fastlr_rows_f64, fastlr_select_kernels,
                           fastlr_simd_level, fastlr_logistic_terms, fastlr_predict_f32,
-                          fastlr_predict_f64)
+                          fastlr_predict_f64, fastlr_scratch_size)
 
 def _simd_cap(value):
     """FASTLR_SIMD: '0' baseline only, '1' at most AVX2 + FMA, else the best the CPU has."""
@@ -91,10 +91,10 @@ cdef inline double _rows(int head, const floating* X, Py_ssize_t d, Py_ssize_t k
 
 
 cdef Py_ssize_t workspace_size(Py_ssize_t k, Py_ssize_t d, int n_threads) noexcept nogil:
-    """Doubles that ``loss_grad`` needs in ``work``: per thread G (k d), Gb (k), scratch
-    for four rows' logits (4 k), and the loss (padded to a cache line so threads do not
-    share one)."""
-    return n_threads * (k * d + 5 * k + 8)
+    """Doubles that ``loss_grad`` needs in ``work``: per thread G (k d), Gb (k), the row
+    loops' scratch (``fastlr_scratch_size(k)``: a row block's logits), and the loss
+    (padded to a cache line so threads do not share one)."""
+    return n_threads * (k * d + k + fastlr_scratch_size(k) + 8)
 
 
 cdef double loss_grad(int head, const floating* X, Py_ssize_t d, Py_ssize_t k,
@@ -115,7 +115,8 @@ cdef double loss_grad(int head, const floating* X, Py_ssize_t d, Py_ssize_t k,
     weights are folded into the sample weights.
     """
     cdef Py_ssize_t n = stop - start
-    cdef Py_ssize_t stride = k * d + 5 * k + 8
+    cdef Py_ssize_t scr = fastlr_scratch_size(k)
+    cdef Py_ssize_t stride = k * d + k + scr + 8
     cdef Py_ssize_t t, j, lo, hi
     cdef double loss = 0.0
     cdef double* buf
@@ -127,7 +128,7 @@ cdef double loss_grad(int head, const floating* X, Py_ssize_t d, Py_ssize_t k,
         memset(buf, 0, (k * d + k) * sizeof(double))
         lo = start + (n * t) // n_threads
         hi = start + (n * (t + 1)) // n_threads
-        buf[k * d + 5 * k] = _rows(head, X, d, k, Y, sw, lw, idx, lo, hi, pf_limit, W, b,
+        buf[k * d + k + scr] = _rows(head, X, d, k, Y, sw, lw, idx, lo, hi, pf_limit, W, b,
                                    buf, buf + k * d, buf + k * d + k)
     # fixed-order reduction: thread 0, then 1, ...
     for t in range(n_threads):
@@ -136,7 +137,7 @@ cdef double loss_grad(int head, const floating* X, Py_ssize_t d, Py_ssize_t k,
             GW[j] += buf[j]
         for j in range(k):
             Gb[j] += buf[k * d + j]
-        loss += buf[k * d + 5 * k]
+        loss += buf[k * d + k + scr]
     return loss
 
 

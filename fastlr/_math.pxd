@@ -48,6 +48,7 @@ cdef extern from "_kernels.h":
                            const Py_ssize_t* idx, Py_ssize_t start, Py_ssize_t stop,
                            const double* W, const double* b, int proba, void* out,
                            int out_f32, Py_ssize_t ocols, double* scratch) noexcept nogil
+    Py_ssize_t fastlr_scratch_size(Py_ssize_t k) noexcept nogil
     void fastlr_select_kernels(int max_level) noexcept nogil
     int fastlr_simd_level
 

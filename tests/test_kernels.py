@@ -199,6 +199,30 @@ def test_loss_gradient_matches_oracle(head, dtype, weights, mode, n_threads, row
             np.testing.assert_array_equal(before, after)
 
 
+@pytest.mark.parametrize("d", [7, 45, 784])
+@pytest.mark.parametrize("k", [3, 7, 10, 13])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("head", ["softmax", "multilabel", "squared"])
+def test_blocked_shapes_match_oracle(head, dtype, k, d):
+    # The k-output heads run blocks of up to 32 rows x class blocks of 5 and 4 (the last
+    # padded), over d in tiles of 4 vectors, then single vectors, then a scalar tail (under
+    # AVX-512; other instruction sets take their own paths through the same shapes).
+    # 77 shuffled rows = two blocks of 32, one of 12, one leftover row; d = 784 leaves two
+    # single vectors, d = 45 one vector and a 5-element tail; k = 7 is 4 + 3 padded, k = 13
+    # is 5 + 4 + 4; weights include zeros. Prediction shares the dot products.
+    X, Y, sw, coef, b = make_problem(head, n=90, d=d, k=k, dtype=dtype, weights=True,
+                                     seed=k + d)
+    rows = np.random.default_rng(2).permutation(90)[:77].astype(np.intp)
+    X64 = X.astype(np.float64)
+    result = kernel(head, X, Y, sw, coef, b, rows=rows)
+    assert_matches_oracle(head, result, X64[rows], Y[rows], sw[rows], coef, b)
+    for proba in (False, True):
+        out = _loss.predict_linear(head, X, coef, b, np.empty((77, k)), proba, 1, rows)
+        ref = R.predict(head, X64[rows], coef, b, proba=proba)
+        zmag = (np.abs(b) + np.abs(X64[rows]) @ np.abs(coef).T).max(axis=1, keepdims=True)
+        assert_close(out, ref, RTOL, RTOL * zmag, "predict")
+
+
 @pytest.mark.parametrize("head", ["logistic", "multilabel"])
 def test_soft_labels_match_oracle(head):
     # BCE heads accept any y in [0, 1]
