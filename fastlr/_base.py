@@ -366,8 +366,8 @@ class _LinearModel(BaseEstimator):
         nt = threads_for(Xa.shape[0], k * Xa.shape[1], effective_n_threads(self.n_threads))
         # One fused pass, link included (in double, whatever X's dtype). It is also faster
         # than a BLAS product plus a separate link: the binary head streams X once, and for
-        # k outputs the 4-row x 4-class blocks beat BLAS on these skinny (n x d) @ (d x k)
-        # products (see benchmarks/run.py's predict section).
+        # k outputs the register blocks of rows x classes beat BLAS on these skinny
+        # (n x d) @ (d x k) products (see benchmarks/run.py's predict section).
         with np.errstate(over="ignore"):
             nonfinite = predict_into(head, Xa, coef, intercept, out, proba, nt)
         if nonfinite:

@@ -306,6 +306,11 @@ static inline FASTLR_TARGET void SFX(prefetch_row)(const FLT *x, ptrdiff_t d) {
  * for rows over 512 bytes (more would evict the rows still to be read from L1). */
 #define PF_AHEAD (d * (ptrdiff_t)sizeof(FLT) <= 512 ? 16 : 8)
 #define ROW(r) (idx != NULL ? idx[(r)] : (r))
+#define PREFETCH_X_AHEAD(r)                                                 \
+    do {                                                                    \
+        if ((r) + PF_AHEAD < pf_limit)                                      \
+            SFX(prefetch_row)(X + ROW((r) + PF_AHEAD) * d, d);              \
+    } while (0)
 #define PREFETCH_AHEAD(r)                                                   \
     do {                                                                    \
         if ((r) + PF_AHEAD < pf_limit) {                                    \
@@ -709,7 +714,8 @@ static inline void SFX(put)(void *out, int out_f32, ptrdiff_t i, double v) {
         ((double *)out)[i] = v;
 }
 
-/* The link of one row's logits z (k; overwritten) into row r of out. */
+/* The link of one row's logits z (k; overwritten) into row r of out, for the k-output
+ * heads. */
 static inline FASTLR_TARGET void SFX(link_row)(int head, int proba, double *z, ptrdiff_t k,
                                                void *out, int out_f32, ptrdiff_t ocols,
                                                ptrdiff_t r) {
@@ -729,18 +735,11 @@ static inline FASTLR_TARGET void SFX(link_row)(int head, int proba, double *z, p
         for (c = 0; c < k; c++) SFX(put)(out, out_f32, o + c, z[c] / sum);
         return;
     }
-    /* logistic (k = 1; ocols 2 gives [sigmoid(-z), sigmoid(z)]) and multilabel */
+    /* multilabel (the logistic head has its own 4-row loop in fastlr_predict) */
     for (c = 0; c < k; c += 4) {
         int nq = k - c < 4 ? (int)(k - c) : 4;
         SFX(sigmoid_n)(z + c, nq, p1, p0);
-        for (int q = 0; q < nq; q++) {
-            if (ocols == 2 && head == FASTLR_LOGISTIC) {
-                SFX(put)(out, out_f32, o, p0[q]);
-                SFX(put)(out, out_f32, o + 1, p1[q]);
-            } else {
-                SFX(put)(out, out_f32, o + c + q, p1[q]);
-            }
-        }
+        for (int q = 0; q < nq; q++) SFX(put)(out, out_f32, o + c + q, p1[q]);
     }
 }
 
@@ -755,8 +754,7 @@ static FASTLR_TARGET int SFX(fastlr_predict)(int head, const FLT *X, ptrdiff_t d
                                              ptrdiff_t stop, const double *W, const double *b,
                                              int proba, void *out, int out_f32,
                                              ptrdiff_t ocols, double *scratch) {
-    const double *Y = b, *sw = NULL;  /* for PREFETCH_AHEAD: nothing useful to prefetch */
-    const ptrdiff_t ycols = 0, pf_limit = stop;
+    const ptrdiff_t pf_limit = stop;
     double check = 0.0;  /* sum of z * 0: NaN as soon as one z is NaN or infinite */
     ptrdiff_t r = start, t, c;
     if (head == FASTLR_LOGISTIC) {
@@ -767,7 +765,7 @@ static FASTLR_TARGET int SFX(fastlr_predict)(int head, const FLT *X, ptrdiff_t d
                 ptrdiff_t i[4];
                 for (t = 0; t < 4; t++) {
                     i[t] = ROW(r + t);
-                    PREFETCH_AHEAD(r + t);
+                    PREFETCH_X_AHEAD(r + t);
                 }
                 SFX(dot_4rows)(X + i[0] * d, X + i[1] * d, X + i[2] * d, X + i[3] * d, W, d,
                                z);
@@ -801,7 +799,7 @@ static FASTLR_TARGET int SFX(fastlr_predict)(int head, const FLT *X, ptrdiff_t d
         const FLT *xs[KROWS];
         for (t = 0; t < KROWS; t++) {
             ptrdiff_t i0 = ROW(r + t);
-            PREFETCH_AHEAD(r + t);
+            PREFETCH_X_AHEAD(r + t);
             xs[t] = X + i0 * d;
         }
         SFX(dot_blk)(xs, W, d, k, n5, scratch);
@@ -818,9 +816,9 @@ static FASTLR_TARGET int SFX(fastlr_predict)(int head, const FLT *X, ptrdiff_t d
     for (; r < stop; r += 2) {
         ptrdiff_t i0 = ROW(r);
         const FLT *x1 = NULL;
-        PREFETCH_AHEAD(r);
+        PREFETCH_X_AHEAD(r);
         if (r + 1 < stop) {
-            PREFETCH_AHEAD(r + 1);
+            PREFETCH_X_AHEAD(r + 1);
             x1 = X + ROW(r + 1) * d;
         }
         SFX(logits)(X + i0 * d, x1, W, b, d, k, scratch, scratch + k);
@@ -977,6 +975,7 @@ static FASTLR_TARGET void SFX(fastlr_opt_step)(const fastlr_step_t *s, double *p
 #endif
 #undef ROW
 #undef PREFETCH_AHEAD
+#undef PREFETCH_X_AHEAD
 #undef PF_AHEAD
 #ifdef VZERO
 #undef VZERO
