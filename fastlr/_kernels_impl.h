@@ -399,28 +399,94 @@ static inline FASTLR_TARGET void SFX(logits)(const FLT *x0, const FLT *x1, const
     }
 }
 
+/* e^x[i] for x[i] <= 0, n <= 4 values (the SIMD exp of the training loop, so that
+ * predictions and training use the same numbers) */
+static inline FASTLR_TARGET void SFX(exp_neg_n)(double *x, int n) {
+#if FASTLR_VECTOR
+    SFX(v4) v = {0.0, 0.0, 0.0, 0.0};
+    memcpy(&v, x, n * sizeof(double));
+    v = SFX(exp_neg4)(v);
+    memcpy(x, &v, n * sizeof(double));
+#else
+    for (int i = 0; i < n; i++) x[i] = exp(x[i]);
+#endif
+}
+
+/* e^x[i] for the n values x[i] <= 0, four at a time (element by element the same numbers
+ * as exp_neg_n, whatever the grouping) */
+static inline FASTLR_TARGET void SFX(exp_neg_flat)(double *x, ptrdiff_t n) {
+    ptrdiff_t j = 0;
+#if FASTLR_VECTOR
+    for (; j + 4 <= n; j += 4) {
+        SFX(v4) v;
+        memcpy(&v, x + j, sizeof v);
+        v = SFX(exp_neg4)(v);
+        memcpy(x + j, &v, sizeof v);
+    }
+    if (j < n) SFX(exp_neg_n)(x + j, (int)(n - j));
+#else
+    for (; j < n; j++) x[j] = exp(x[j]);
+#endif
+}
+
+/* Softmax, first half, for nr rows of k logits (rows k apart): each row's logits shifted
+ * by its maximum (im[t]: the first index of the maximum), then all nr k values
+ * exponentiated together, so z[t k + c] = e^(z_c - m_t) and z[t k + im[t]] = 1. With zy,
+ * zy[t] = z_{y_t} - m_t for the class index y_t = Y[rows[t]] (the loss needs it). */
+static inline FASTLR_TARGET void SFX(softmax_exps)(double *z, ptrdiff_t nr, ptrdiff_t k,
+                                                   ptrdiff_t *im, const double *Y,
+                                                   const ptrdiff_t *rows, double *zy) {
+    for (ptrdiff_t t = 0; t < nr; t++) {
+        double *zt = z + t * k;
+        ptrdiff_t a = 0, c;
+        for (c = 1; c < k; c++)
+            if (zt[c] > zt[a]) a = c;
+        double m = zt[a];
+        for (c = 0; c < k; c++) zt[c] -= m;
+        im[t] = a;
+        if (zy != NULL) zy[t] = zt[(ptrdiff_t)Y[rows[t]]];
+    }
+    SFX(exp_neg_flat)(z, nr * k);
+}
+
+/* sum_{c != a} e[c]: the non-maximal terms of a softmax denominator, 1 + this */
+static inline double SFX(softmax_rest)(const double *e, ptrdiff_t k, ptrdiff_t a) {
+    double rest = 0.0;
+    for (ptrdiff_t c = 0; c < k; c++)
+        if (c != a) rest += e[c];
+    return rest;
+}
+
+/* The softmax head for nr rows at once (z: their logits, rows k apart, overwritten with
+ * s (softmax - onehot(y))); returns sum_t s_t l_t. rows[t]: the row's index into Y, sw.
+ * Per row the same arithmetic as head_row's softmax branch, which is this with nr = 1. */
+static inline FASTLR_TARGET double SFX(softmax_head_rows)(double *z, ptrdiff_t nr, ptrdiff_t k,
+                                                          const double *Y,
+                                                          const ptrdiff_t *rows,
+                                                          const double *sw) {
+    ptrdiff_t im[FASTLR_BLOCK_ROWS], t, c;
+    double zy[FASTLR_BLOCK_ROWS], loss = 0.0;
+    SFX(softmax_exps)(z, nr, k, im, Y, rows, zy);
+    for (t = 0; t < nr; t++) {
+        double *zt = z + t * k, s = sw ? sw[rows[t]] : 1.0;
+        ptrdiff_t yi = (ptrdiff_t)Y[rows[t]];
+        double rest = SFX(softmax_rest)(zt, k, im[t]), sum = 1.0 + rest;
+        /* logsumexp(z) - z_y = (m - z_y) + log1p(sum_{c != argmax} e^(z_c - m)): log1p
+         * keeps the tiny loss of a confident right answer (log(1 + 1e-18) rounds to 0) */
+        loss += s * (-zy[t] + log1p(rest));
+        for (c = 0; c < k; c++) zt[c] = s * (zt[c] / sum - (c == yi ? 1.0 : 0.0));
+    }
+    return loss;
+}
+
 /* The head's loss for one row from its logits z (k), turning z into s (h(z) - y) in place. */
 static inline FASTLR_TARGET double SFX(head_row)(int head, double *z, ptrdiff_t k,
                                                  const double *y, double s, const double *lw) {
     ptrdiff_t c;
     double loss = 0.0;
     if (head == FASTLR_SOFTMAX) {
-        ptrdiff_t yi = (ptrdiff_t)y[0], im = 0;
-        double m, rest = 0.0, sum;
-        for (c = 1; c < k; c++)
-            if (z[c] > z[im]) im = c;
-        m = z[im];
-        /* logsumexp(z) - z_y = (m - z_y) + log1p(sum_{c != argmax} e^(z_c - m)): log1p
-         * keeps the tiny loss of a confident right answer (log(1 + 1e-18) rounds to 0) */
-        loss = m - z[yi];
-        for (c = 0; c < k; c++) {
-            z[c] = exp(z[c] - m);
-            if (c != im) rest += z[c];
-        }
-        loss += log1p(rest);
-        sum = 1.0 + rest;
-        for (c = 0; c < k; c++) z[c] = s * (z[c] / sum - (c == yi ? 1.0 : 0.0));
-        return s * loss;
+        const ptrdiff_t row0 = 0;
+        return SFX(softmax_head_rows)(z, 1, k, y, &row0, s == 1.0 ? NULL : &s);
     }
     if (head == FASTLR_MULTILABEL) {
         for (c = 0; c < k; c++) {
@@ -478,10 +544,11 @@ static inline int SFX(blocks_of_5)(ptrdiff_t k) {
 
 /* z[r k + c + q] = x_r . W_{c+q} for the KROWS rows and the kq <= CB classes from c; the
  * CB - kq missing slots repeat class c and their results are dropped. Inlined with a
- * constant CB, the loops unroll and the arrays live in registers. */
+ * constant CB, the loops unroll and the arrays live in registers. pf (or NULL): KROWS rows
+ * to prefetch while this runs. */
 static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(dot_cb)(
         const FLT *const *xs, const double *W, ptrdiff_t d, ptrdiff_t k, ptrdiff_t c,
-        ptrdiff_t kq, const int CB, double *z) {
+        ptrdiff_t kq, const int CB, double *z, const FLT *const *pf) {
     const double *w[5];
     SFX(vd) acc[KROWS][5];
     double s[KROWS][5];
@@ -490,6 +557,8 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(dot_cb)(
     for (q = 0; q < CB; q++) w[q] = W + (c + (q < kq ? q : 0)) * d;
     for (r = 0; r < KROWS; r++)
         for (q = 0; q < CB; q++) acc[r][q] = VZERO;
+    if (pf != NULL)
+        for (r = 0; r < KROWS; r++) FASTLR_PREFETCH(pf[r] + d - 1);
     for (j = 0; j + FASTLR_VW <= d; j += FASTLR_VW) {
         SFX(vd) v[5];
         for (q = 0; q < CB; q++) v[q] = SFX(ld_d)(w[q] + j);
@@ -497,6 +566,10 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(dot_cb)(
             SFX(vd) xv = SFX(ld_x)(xs[r] + j);
             for (q = 0; q < CB; q++) acc[r][q] += xv * v[q];
         }
+        /* the rows to come, a line per row every 64 bytes: spread over the loop, where a
+         * burst of a block's ~200 prefetches stalled it (10-class predict: 63 -> 54 ms) */
+        if (pf != NULL && (j & (64 / (ptrdiff_t)sizeof(FLT) - 1)) == 0)
+            for (r = 0; r < KROWS; r++) FASTLR_PREFETCH(pf[r] + j);
     }
     for (r = 0; r < KROWS; r++)
         for (q = 0; q < CB; q++) s[r][q] = SFX(hsum)(acc[r][q]);
@@ -509,14 +582,16 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(dot_cb)(
         for (q = 0; q < kq; q++) z[r * k + c + q] = s[r][q];
 }
 
-/* z[r k + c] = x_r . W_c for the KROWS rows and all classes */
+/* z[r k + c] = x_r . W_c for the KROWS rows and all classes; the rows pf (or NULL) are
+ * prefetched during the first class block */
 static inline FASTLR_TARGET void SFX(dot_blk)(const FLT *const *xs, const double *W,
-                                              ptrdiff_t d, ptrdiff_t k, int n5, double *z) {
+                                              ptrdiff_t d, ptrdiff_t k, int n5, double *z,
+                                              const FLT *const *pf) {
     /* z rows are k apart: z + t k for the block's row t */
     ptrdiff_t c = 0;
     for (int t = 0; t < n5; t++, c += 5)
-        SFX(dot_cb)(xs, W, d, k, c, k - c < 5 ? k - c : 5, 5, z);
-    for (; c < k; c += 4) SFX(dot_cb)(xs, W, d, k, c, k - c < 4 ? k - c : 4, 4, z);
+        SFX(dot_cb)(xs, W, d, k, c, k - c < 5 ? k - c : 5, 5, z, t == 0 ? pf : NULL);
+    for (; c < k; c += 4) SFX(dot_cb)(xs, W, d, k, c, k - c < 4 ? k - c : 4, 4, z, c == 0 ? pf : NULL);
 }
 
 /* G_{c+q} += sum_{r < nr} A[r k + c + q] x_r for the kq <= CB classes from c, over a block
@@ -609,14 +684,28 @@ static FASTLR_TARGET double SFX(kout_rows)(int head, const FLT *X, ptrdiff_t d, 
             xs[t] = X + i[t] * d;
         }
         for (t = 0; t < nr; t += KROWS) {
-            for (ptrdiff_t u = t; u < t + KROWS; u++) PREFETCH_AHEAD(r + u);
-            SFX(dot_blk)(xs + t, W, d, k, n5, scratch + t * k);
+            const FLT *pf[KROWS];
+            for (ptrdiff_t u = 0; u < KROWS; u++) {
+                ptrdiff_t ra = r + t + u + PF_AHEAD;
+                if (ra < pf_limit) {
+                    ptrdiff_t ahead_ = ROW(ra);
+                    pf[u] = X + ahead_ * d;
+                    FASTLR_PREFETCH(Y + ahead_ * ycols);
+                    if (sw != NULL) FASTLR_PREFETCH(sw + ahead_);
+                } else {
+                    pf[u] = xs[t + u];
+                }
+            }
+            SFX(dot_blk)(xs + t, W, d, k, n5, scratch + t * k, pf);
         }
-        for (t = 0; t < nr; t++) {
-            double *zt = scratch + t * k;
-            for (c = 0; c < k; c++) zt[c] += b[c];
-            loss += SFX(head_row)(head, zt, k, Y + i[t] * ycols, sw ? sw[i[t]] : 1.0, lw);
-        }
+        for (t = 0; t < nr; t++)
+            for (c = 0; c < k; c++) scratch[t * k + c] += b[c];
+        if (head == FASTLR_SOFTMAX) /* the block's exponentials four at a time */
+            loss += SFX(softmax_head_rows)(scratch, nr, k, Y, i, sw);
+        else
+            for (t = 0; t < nr; t++)
+                loss += SFX(head_row)(head, scratch + t * k, k, Y + i[t] * ycols,
+                                      sw ? sw[i[t]] : 1.0, lw);
         SFX(grad_rows)(scratch, xs, (int)nr, GW, d, k, n5, ab);
         for (c = 0; c < k; c++) {
             double gb = scratch[c];
@@ -679,19 +768,6 @@ static FASTLR_TARGET void SFX(fastlr_logistic_terms)(const double *z, const doub
 
 /* ---- prediction: z = W x + b and the link, rows independent -------------------------- */
 
-/* e^x[i] for x[i] <= 0, n <= 4 values (the SIMD exp of the training loop, so that
- * predictions and training use the same numbers) */
-static inline FASTLR_TARGET void SFX(exp_neg_n)(double *x, int n) {
-#if FASTLR_VECTOR
-    SFX(v4) v = {0.0, 0.0, 0.0, 0.0};
-    memcpy(&v, x, n * sizeof(double));
-    v = SFX(exp_neg4)(v);
-    memcpy(x, &v, n * sizeof(double));
-#else
-    for (int i = 0; i < n; i++) x[i] = exp(x[i]);
-#endif
-}
-
 /* p1[i] = sigmoid(z[i]), p0[i] = sigmoid(-z[i]) for n <= 4 logits */
 static inline FASTLR_TARGET void SFX(sigmoid_n)(const double *z, int n, double *p1,
                                                 double *p0) {
@@ -714,6 +790,36 @@ static inline void SFX(put)(void *out, int out_f32, ptrdiff_t i, double v) {
         ((double *)out)[i] = v;
 }
 
+/* softmax in place for nr rows of k logits (rows k apart): e^(z_c - m) / (1 + rest), the
+ * denominator of the training loss */
+static inline FASTLR_TARGET void SFX(softmax_probs)(double *z, ptrdiff_t nr, ptrdiff_t k) {
+    ptrdiff_t im[FASTLR_BLOCK_ROWS];
+    SFX(softmax_exps)(z, nr, k, im, NULL, NULL, NULL);
+    for (ptrdiff_t t = 0; t < nr; t++) {
+        double *zt = z + t * k, sum = 1.0 + SFX(softmax_rest)(zt, k, im[t]);
+        for (ptrdiff_t c = 0; c < k; c++) zt[c] /= sum;
+    }
+}
+
+/* rows [r, r + nr) of out (ocols = k columns) from the nr x k values z */
+static inline void SFX(put_rows)(void *out, int out_f32, ptrdiff_t r, ptrdiff_t nr,
+                                 ptrdiff_t k, const double *z) {
+    ptrdiff_t j, n = nr * k;
+    if (out_f32) {
+        float *o = (float *)out + r * k;
+        for (j = 0; j < n; j++) o[j] = (float)z[j];
+    } else {
+        memcpy((double *)out + r * k, z, n * sizeof(double));
+    }
+}
+
+/* 1 when one of the n values is NaN or infinite (x - x is then NaN, else 0) */
+static inline int SFX(any_nonfinite)(const double *z, ptrdiff_t n) {
+    int bad = 0;
+    for (ptrdiff_t j = 0; j < n; j++) bad |= (z[j] - z[j]) != 0.0;
+    return bad;
+}
+
 /* The link of one row's logits z (k; overwritten) into row r of out, for the k-output
  * heads. */
 static inline FASTLR_TARGET void SFX(link_row)(int head, int proba, double *z, ptrdiff_t k,
@@ -726,13 +832,8 @@ static inline FASTLR_TARGET void SFX(link_row)(int head, int proba, double *z, p
         return;
     }
     if (head == FASTLR_SOFTMAX) {
-        double m = z[0], sum = 0.0;
-        for (c = 1; c < k; c++)
-            if (z[c] > m) m = z[c];
-        for (c = 0; c < k; c++) z[c] -= m;
-        for (c = 0; c < k; c += 4) SFX(exp_neg_n)(z + c, k - c < 4 ? (int)(k - c) : 4);
-        for (c = 0; c < k; c++) sum += z[c];
-        for (c = 0; c < k; c++) SFX(put)(out, out_f32, o + c, z[c] / sum);
+        SFX(softmax_probs)(z, 1, k);
+        for (c = 0; c < k; c++) SFX(put)(out, out_f32, o + c, z[c]);
         return;
     }
     /* multilabel (the logistic head has its own 4-row loop in fastlr_predict) */
@@ -755,8 +856,8 @@ static FASTLR_TARGET int SFX(fastlr_predict)(int head, const FLT *X, ptrdiff_t d
                                              int proba, void *out, int out_f32,
                                              ptrdiff_t ocols, double *scratch) {
     const ptrdiff_t pf_limit = stop;
-    double check = 0.0;  /* sum of z * 0: NaN as soon as one z is NaN or infinite */
-    ptrdiff_t r = start, t, c;
+    int bad = 0;  /* set when some logit is NaN or infinite */
+    ptrdiff_t r = start, t;
     if (head == FASTLR_LOGISTIC) {
         double z[4];
         for (; r < stop; r += 4) {
@@ -774,7 +875,7 @@ static FASTLR_TARGET int SFX(fastlr_predict)(int head, const FLT *X, ptrdiff_t d
             }
             for (t = 0; t < nr; t++) {
                 z[t] += b[0];
-                check += z[t] * 0.0;
+                bad |= (z[t] - z[t]) != 0.0;
             }
             if (!proba) {
                 for (t = 0; t < nr; t++) SFX(put)(out, out_f32, (r + t) * ocols, z[t]);
@@ -791,26 +892,33 @@ static FASTLR_TARGET int SFX(fastlr_predict)(int head, const FLT *X, ptrdiff_t d
                 }
             }
         }
-        return check != check;
+        return bad;
     }
 #ifdef KROWS
     const int n5 = SFX(blocks_of_5)(k);
     for (; r + KROWS <= stop; r += KROWS) {
-        const FLT *xs[KROWS];
+        const FLT *xs[KROWS], *pf[KROWS];
+        ptrdiff_t c;
         for (t = 0; t < KROWS; t++) {
             ptrdiff_t i0 = ROW(r + t);
-            PREFETCH_X_AHEAD(r + t);
             xs[t] = X + i0 * d;
+            pf[t] = r + t + PF_AHEAD < pf_limit ? X + ROW(r + t + PF_AHEAD) * d : xs[t];
         }
-        SFX(dot_blk)(xs, W, d, k, n5, scratch);
-        for (t = 0; t < KROWS; t++) {
-            double *zt = scratch + t * k;
-            for (c = 0; c < k; c++) {
-                zt[c] += b[c];
-                check += zt[c] * 0.0;
+        SFX(dot_blk)(xs, W, d, k, n5, scratch, pf);
+        for (t = 0; t < KROWS; t++)
+            for (c = 0; c < k; c++) scratch[t * k + c] += b[c];
+        bad |= SFX(any_nonfinite)(scratch, KROWS * k);
+        if (proba && head == FASTLR_SOFTMAX) {
+            SFX(softmax_probs)(scratch, KROWS, k);
+        } else if (proba && head == FASTLR_MULTILABEL) {
+            for (c = 0; c < KROWS * k; c += 4) {  /* sigmoids four at a time, as link_row */
+                double p1[4], p0[4];
+                int nq = KROWS * k - c < 4 ? (int)(KROWS * k - c) : 4;
+                SFX(sigmoid_n)(scratch + c, nq, p1, p0);
+                memcpy(scratch + c, p1, nq * sizeof(double));
             }
-            SFX(link_row)(head, proba, zt, k, out, out_f32, ocols, r + t);
         }
+        SFX(put_rows)(out, out_f32, r, KROWS, k, scratch);
     }
 #endif
     for (; r < stop; r += 2) {
@@ -823,11 +931,11 @@ static FASTLR_TARGET int SFX(fastlr_predict)(int head, const FLT *X, ptrdiff_t d
         }
         SFX(logits)(X + i0 * d, x1, W, b, d, k, scratch, scratch + k);
         for (t = 0; t < (x1 ? 2 : 1); t++) {
-            for (c = 0; c < k; c++) check += scratch[t * k + c] * 0.0;
+            bad |= SFX(any_nonfinite)(scratch + t * k, k);
             SFX(link_row)(head, proba, scratch + t * k, k, out, out_f32, ocols, r + t);
         }
     }
-    return check != check;
+    return bad;
 }
 
 #if !FASTLR_FLT_FLOAT
