@@ -18,8 +18,9 @@
  * SIMD exp / log1p); the k-output heads process 2 rows x 4 classes at a time, and with
  * AVX-512 blocks of up to 32 rows: logits 4 rows x 5 (or 4) classes at a time, then the
  * gradient in tiles of 5 (or 4) classes x 32 columns accumulated in registers over the
- * whole block. The optimiser step and prediction have SIMD copies too. Rows ahead are
- * software-prefetched, in shuffled and in sequential passes.
+ * whole block. Small batches of the k-output heads can be shared by threads by classes
+ * (fastlr_split_batches). The optimiser step and prediction have SIMD copies too. Rows
+ * ahead are software-prefetched, in shuffled and in sequential passes.
  * Summation orders depend only on the shapes, so results are reproducible run to run
  * (they may differ in the last bits between the instruction sets, i.e. between machines).
  *
@@ -122,6 +123,59 @@ typedef struct {
     double l2, l1;     /* penalties (0 for the intercept) */
 } fastlr_step_t;
 
+/* A mini-batch epoch's batches with the classes shared by threads (_kernels_impl.h,
+ * fastlr_split_batches; AVX-512 copies, OpenMP builds). */
+typedef struct {
+    int head, nt;
+    ptrdiff_t d, k, m, bs;             /* features, outputs, rows in the epoch, batch size */
+    const double *Y, *sw, *lw;         /* as fastlr_rows */
+    const ptrdiff_t *idx;              /* the epoch's row order, or NULL: 0 .. m-1 */
+    double *W, *b, *G, *buf1, *buf2;   /* G (k d + k) is zero on entry and on return */
+    fastlr_step_t sW, sb;              /* the coefficients' and the intercepts' settings */
+    double loss_scale, alpha_l2, alpha_l1;
+    int penalised, fit_intercept;
+    double *Z, *scratch, *regp;        /* work: see fastlr_split_batches */
+    long long *bar;                    /* 16 zeros: the barrier's counter and generation */
+    long step;                         /* IN/OUT: optimiser steps taken */
+    double loss_sum;                   /* OUT: sum of the batch objectives */
+    ptrdiff_t ran;                     /* OUT: batches run */
+    int status;                        /* OUT: 1 when a batch loss was not finite */
+} fastlr_split_t;
+
+#ifdef _OPENMP
+#include <omp.h>
+#if defined(__unix__) || defined(__APPLE__)
+#include <sched.h>
+#define FASTLR_YIELD() sched_yield()
+#else
+#define FASTLR_YIELD() ((void)0)
+#endif
+
+/* A barrier for the nt threads of fastlr_split_batches, which meet once per mini-batch
+ * (every ~10 us): they spin, then yield the core after a while (when a thread was
+ * descheduled, the one waiting should not burn the time slice it needs). OpenMP's own
+ * barrier sleeps in the kernel under OMP_WAIT_POLICY=passive, which made a 10-class epoch
+ * at batch 32 twice as slow on two threads as on one. bar[0] counts the arrivals, bar[8]
+ * (another cache line) is the generation. */
+static inline void fastlr_spin_barrier(long long *bar, int nt) {
+    long long gen = __atomic_load_n(&bar[8], __ATOMIC_ACQUIRE);
+    if (__atomic_add_fetch(&bar[0], 1, __ATOMIC_ACQ_REL) == nt) {
+        __atomic_store_n(&bar[0], 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&bar[8], gen + 1, __ATOMIC_RELEASE);
+        return;
+    }
+    for (unsigned spins = 0; __atomic_load_n(&bar[8], __ATOMIC_ACQUIRE) == gen; spins++) {
+        if (spins < 20000) {
+#if FASTLR_X86_DISPATCH
+            __builtin_ia32_pause();
+#endif
+        } else {
+            FASTLR_YIELD();
+        }
+    }
+}
+#endif
+
 /* ---- layer 2: row loops, one copy per (dtype, instruction set) ---------------------- */
 
 #define FASTLR_TARGET
@@ -164,6 +218,7 @@ typedef struct {
 #undef FASTLR_TARGET
 /* AVX-512 (F, DQ, VL): 8 doubles per vector. */
 #define FASTLR_TARGET __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma")))
+#define SFX64(name) name##_f64_avx512
 #define FASTLR_VW 8
 #define FLT double
 #define FASTLR_FLT_FLOAT 0
@@ -179,6 +234,7 @@ typedef struct {
 #undef FLT
 #undef FASTLR_FLT_FLOAT
 #undef SFX
+#undef SFX64
 #undef FASTLR_VW
 #undef FASTLR_TARGET
 #endif
@@ -211,6 +267,10 @@ static fastlr_dot_f32_t fastlr_dot_f32_impl = fastlr_dot_f32_base;
 static fastlr_opt_step_t fastlr_opt_step_impl = fastlr_opt_step_f64_base;
 static fastlr_predict_f64_t fastlr_predict_f64_impl = fastlr_predict_f64_base;
 static fastlr_predict_f32_t fastlr_predict_f32_impl = fastlr_predict_f32_base;
+typedef void (*fastlr_split_f64_t)(fastlr_split_t *, const double *, ptrdiff_t, ptrdiff_t);
+typedef void (*fastlr_split_f32_t)(fastlr_split_t *, const float *, ptrdiff_t, ptrdiff_t);
+static fastlr_split_f64_t fastlr_split_f64_impl = NULL;  /* NULL: not in this build / ISA */
+static fastlr_split_f32_t fastlr_split_f32_impl = NULL;
 static int fastlr_simd_level = 0;  /* 0: baseline (SSE2 on x86-64), 1: AVX2 + FMA, 2: AVX-512 */
 
 /* Pick the instruction set once, at module import. max_level caps it (FASTLR_SIMD in the
@@ -225,6 +285,8 @@ static int fastlr_simd_level = 0;  /* 0: baseline (SSE2 on x86-64), 1: AVX2 + FM
         fastlr_opt_step_impl = fastlr_opt_step_f64_##isa;                   \
         fastlr_predict_f64_impl = fastlr_predict_f64_##isa;                 \
         fastlr_predict_f32_impl = fastlr_predict_f32_##isa;                 \
+        fastlr_split_f64_impl = NULL;                                       \
+        fastlr_split_f32_impl = NULL;                                       \
         fastlr_simd_level = (level);                                        \
     } while (0)
 
@@ -235,6 +297,10 @@ static inline void fastlr_select_kernels(int max_level) {
     if (max_level >= 2 && has_avx2 && __builtin_cpu_supports("avx512f") &&
         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")) {
         FASTLR_USE(avx512, 2);
+#ifdef _OPENMP
+        fastlr_split_f64_impl = fastlr_split_batches_f64_avx512;
+        fastlr_split_f32_impl = fastlr_split_batches_f32_avx512;
+#endif
         return;
     }
     if (max_level >= 1 && has_avx2) {
@@ -286,6 +352,25 @@ static inline int fastlr_predict_f32(int head, const float *X, ptrdiff_t d, ptrd
 static inline void fastlr_opt_step(const fastlr_step_t *s, double *p, double *g, double *buf1,
                                    double *buf2, ptrdiff_t m, double *reg) {
     fastlr_opt_step_impl(s, p, g, buf1, buf2, m, reg);
+}
+/* Whether fastlr_split_batches can run (AVX-512 kernels in an OpenMP build), and the
+ * number of class blocks it shares out for k outputs (it needs at least 2). */
+static inline int fastlr_split_available(void) { return fastlr_split_f64_impl != NULL; }
+static inline int fastlr_class_blocks(ptrdiff_t k) {
+#if FASTLR_X86_DISPATCH
+    return n_class_blocks_f64_avx512(k, blocks_of_5_f64_avx512(k));
+#else
+    (void)k;
+    return 1;
+#endif
+}
+static inline void fastlr_split_batches_f64(fastlr_split_t *a, const double *X, ptrdiff_t lo,
+                                            ptrdiff_t hi) {
+    fastlr_split_f64_impl(a, X, lo, hi);
+}
+static inline void fastlr_split_batches_f32(fastlr_split_t *a, const float *X, ptrdiff_t lo,
+                                            ptrdiff_t hi) {
+    fastlr_split_f32_impl(a, X, lo, hi);
 }
 static inline double fastlr_dot_f64(const double *x, const double *w, ptrdiff_t d) {
     return fastlr_dot_f64_impl(x, w, d);

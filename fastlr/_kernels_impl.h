@@ -657,8 +657,120 @@ static inline FASTLR_TARGET void SFX(grad_rows)(const double *A, const FLT *cons
 }
 #endif
 
+#ifdef KROWS
+/* ---- row blocks of the k-output heads (AVX-512) ----------------------------------------
+ * The classes form blocks (blocks_of_5: n5 blocks of up to 5, then blocks of up to 4);
+ * the functions below work on a range [b0, b1) of them, so that the classes of a small
+ * batch can be shared by threads (fastlr_split_batches) with the same arithmetic as one
+ * thread doing all of them. */
+
+/* class blocks for k classes, and the first class of block t */
+static inline int SFX(n_class_blocks)(ptrdiff_t k, int n5) {
+    ptrdiff_t rest = k - 5 * (ptrdiff_t)n5;
+    return n5 + (rest > 0 ? (int)((rest + 3) / 4) : 0);
+}
+static inline ptrdiff_t SFX(class_block_start)(int n5, int t) {
+    return t < n5 ? 5 * (ptrdiff_t)t : 5 * (ptrdiff_t)n5 + 4 * (ptrdiff_t)(t - n5);
+}
+#define CLASS_BLOCK_LOOP(t, c, kq, b0, b1)                                  \
+    for (int t = (b0); t < (b1); t++)                                       \
+        for (ptrdiff_t c = SFX(class_block_start)(n5, t),                   \
+                       kq = k - c < (t < n5 ? 5 : 4) ? k - c : (t < n5 ? 5 : 4), \
+                       once_ = 1; once_; once_ = 0)
+
+/* Rows per block: up to FASTLR_BLOCK_ROWS, fewer for long rows so that a block stays in L2
+ * (a multiple of KROWS). */
+static inline ptrdiff_t SFX(block_rows)(ptrdiff_t d) {
+    ptrdiff_t rb = (ptrdiff_t)(FASTLR_BLOCK_BYTES / (d * (ptrdiff_t)sizeof(FLT) + 1));
+    return rb > FASTLR_BLOCK_ROWS ? FASTLR_BLOCK_ROWS : rb < KROWS ? KROWS : rb - rb % KROWS;
+}
+
+/* The nr rows of the block from position r: i[t] = their index, xs[t] = their row; xs is
+ * padded to a multiple of KROWS with the last row (whose extra logits are dropped). */
+static inline void SFX(gather_block)(const FLT *X, ptrdiff_t d, const ptrdiff_t *idx,
+                                     ptrdiff_t r, ptrdiff_t nr, ptrdiff_t *i,
+                                     const FLT **xs) {
+    ptrdiff_t t;
+    for (t = 0; t < nr; t++) {
+        i[t] = ROW(r + t);
+        xs[t] = X + i[t] * d;
+    }
+    for (; t % KROWS != 0; t++) xs[t] = xs[nr - 1];
+}
+
+/* z[t k + c] = x_t . W_c + b_c for the block's nr rows (KROWS at a time, the last group
+ * padded: z needs room for nr rounded up to KROWS rows) and the classes of blocks
+ * [b0, b1); the rows PF_AHEAD positions ahead (and their targets and weights) are
+ * prefetched meanwhile. */
+static inline FASTLR_TARGET void SFX(block_logits)(const FLT *X, ptrdiff_t d, ptrdiff_t k,
+                                                   const double *Y, ptrdiff_t ycols,
+                                                   const double *sw, const ptrdiff_t *idx,
+                                                   ptrdiff_t r, ptrdiff_t nr,
+                                                   ptrdiff_t pf_limit, const FLT *const *xs,
+                                                   const double *W, const double *b, int n5,
+                                                   int b0, int b1, double *z) {
+    ptrdiff_t t, u;
+    for (t = 0; t < nr; t += KROWS) {
+        const FLT *pf[KROWS];
+        for (u = 0; u < KROWS; u++) {
+            ptrdiff_t ra = r + t + u + PF_AHEAD;
+            if (ra < pf_limit) {
+                ptrdiff_t ahead_ = ROW(ra);
+                pf[u] = X + ahead_ * d;
+                FASTLR_PREFETCH(Y + ahead_ * ycols);
+                if (sw != NULL) FASTLR_PREFETCH(sw + ahead_);
+            } else {
+                pf[u] = xs[t + u];
+            }
+        }
+        CLASS_BLOCK_LOOP(cb, c, kq, b0, b1) {
+            if (cb < n5)
+                SFX(dot_cb)(xs + t, W, d, k, c, kq, 5, z + t * k, cb == b0 ? pf : NULL);
+            else
+                SFX(dot_cb)(xs + t, W, d, k, c, kq, 4, z + t * k, cb == b0 ? pf : NULL);
+        }
+    }
+    CLASS_BLOCK_LOOP(cb, c, kq, b0, b1)
+        for (t = 0; t < nr; t++)
+            for (u = c; u < c + kq; u++) z[t * k + u] += b[u];
+}
+
+/* The head for the block's nr rows: z (logits, rows k apart) becomes s (h(z) - y); returns
+ * the rows' weighted loss sum. */
+static inline FASTLR_TARGET double SFX(block_head)(int head, double *z, ptrdiff_t nr,
+                                                   ptrdiff_t k, const double *Y,
+                                                   ptrdiff_t ycols, const ptrdiff_t *i,
+                                                   const double *sw, const double *lw) {
+    double loss = 0.0;
+    if (head == FASTLR_SOFTMAX) /* the block's exponentials four at a time */
+        return SFX(softmax_head_rows)(z, nr, k, Y, i, sw);
+    for (ptrdiff_t t = 0; t < nr; t++)
+        loss += SFX(head_row)(head, z + t * k, k, Y + i[t] * ycols, sw ? sw[i[t]] : 1.0, lw);
+    return loss;
+}
+
+/* G_c += sum_t A[t k + c] x_t and Gb_c += sum_t A[t k + c] for the classes of blocks
+ * [b0, b1) (ab: 5 nr doubles of scratch) */
+static inline FASTLR_TARGET void SFX(block_grad)(const double *A, const FLT *const *xs,
+                                                 ptrdiff_t nr, double *GW, double *Gb,
+                                                 ptrdiff_t d, ptrdiff_t k, int n5, int b0,
+                                                 int b1, double *ab) {
+    CLASS_BLOCK_LOOP(cb, c, kq, b0, b1) {
+        if (cb < n5)
+            SFX(grad_cbr)(A, xs, (int)nr, GW, d, k, c, kq, 5, ab);
+        else
+            SFX(grad_cbr)(A, xs, (int)nr, GW, d, k, c, kq, 4, ab);
+        for (ptrdiff_t u = c; u < c + kq; u++) {
+            double gb = A[u];
+            for (ptrdiff_t t = 1; t < nr; t++) gb += A[t * k + u];
+            Gb[u] += gb;
+        }
+    }
+}
+#endif
+
 /* Softmax, multilabel and squared heads: 2 rows x 4 classes at a time (row blocks with
- * AVX-512, below). */
+ * AVX-512, above). */
 static FASTLR_TARGET double SFX(kout_rows)(int head, const FLT *X, ptrdiff_t d, ptrdiff_t k,
                                            const double *Y, const double *sw, const double *lw,
                                            const ptrdiff_t *idx, ptrdiff_t start,
@@ -668,50 +780,19 @@ static FASTLR_TARGET double SFX(kout_rows)(int head, const FLT *X, ptrdiff_t d, 
     ptrdiff_t ycols = head == FASTLR_SOFTMAX ? 1 : k, r = start;
     double loss = 0.0, *z0 = scratch, *z1 = scratch + k;
 #ifdef KROWS
-    /* Blocks of up to FASTLR_BLOCK_ROWS rows (a multiple of KROWS; fewer for long rows, so
-     * that a block stays in L2): the logits of every row (KROWS rows x 4-5 classes per
+    /* Blocks of block_rows(d) rows: the logits of every row (KROWS rows x 4-5 classes per
      * register block), the head, then the gradient of the whole block. */
-    const int n5 = SFX(blocks_of_5)(k);
-    ptrdiff_t rb = (ptrdiff_t)(FASTLR_BLOCK_BYTES / (d * (ptrdiff_t)sizeof(FLT) + 1));
-    rb = rb > FASTLR_BLOCK_ROWS ? FASTLR_BLOCK_ROWS : rb < KROWS ? KROWS : rb - rb % KROWS;
+    const int n5 = SFX(blocks_of_5)(k), nblk = SFX(n_class_blocks)(k, n5);
+    const ptrdiff_t rb = SFX(block_rows)(d);
     double *ab = scratch + FASTLR_BLOCK_ROWS * k;
-    for (; r + KROWS <= stop;) {
+    while (r < stop) {
         const FLT *xs[FASTLR_BLOCK_ROWS];
-        ptrdiff_t i[FASTLR_BLOCK_ROWS], t, c, nr = stop - r;
-        nr = nr > rb ? rb : nr - nr % KROWS;
-        for (t = 0; t < nr; t++) {
-            i[t] = ROW(r + t);
-            xs[t] = X + i[t] * d;
-        }
-        for (t = 0; t < nr; t += KROWS) {
-            const FLT *pf[KROWS];
-            for (ptrdiff_t u = 0; u < KROWS; u++) {
-                ptrdiff_t ra = r + t + u + PF_AHEAD;
-                if (ra < pf_limit) {
-                    ptrdiff_t ahead_ = ROW(ra);
-                    pf[u] = X + ahead_ * d;
-                    FASTLR_PREFETCH(Y + ahead_ * ycols);
-                    if (sw != NULL) FASTLR_PREFETCH(sw + ahead_);
-                } else {
-                    pf[u] = xs[t + u];
-                }
-            }
-            SFX(dot_blk)(xs + t, W, d, k, n5, scratch + t * k, pf);
-        }
-        for (t = 0; t < nr; t++)
-            for (c = 0; c < k; c++) scratch[t * k + c] += b[c];
-        if (head == FASTLR_SOFTMAX) /* the block's exponentials four at a time */
-            loss += SFX(softmax_head_rows)(scratch, nr, k, Y, i, sw);
-        else
-            for (t = 0; t < nr; t++)
-                loss += SFX(head_row)(head, scratch + t * k, k, Y + i[t] * ycols,
-                                      sw ? sw[i[t]] : 1.0, lw);
-        SFX(grad_rows)(scratch, xs, (int)nr, GW, d, k, n5, ab);
-        for (c = 0; c < k; c++) {
-            double gb = scratch[c];
-            for (t = 1; t < nr; t++) gb += scratch[t * k + c];
-            Gb[c] += gb;
-        }
+        ptrdiff_t i[FASTLR_BLOCK_ROWS], nr = stop - r < rb ? stop - r : rb;
+        SFX(gather_block)(X, d, idx, r, nr, i, xs);
+        SFX(block_logits)(X, d, k, Y, ycols, sw, idx, r, nr, pf_limit, xs, W, b, n5, 0, nblk,
+                          scratch);
+        loss += SFX(block_head)(head, scratch, nr, k, Y, ycols, i, sw, lw);
+        SFX(block_grad)(scratch, xs, nr, GW, Gb, d, k, n5, 0, nblk, ab);
         r += nr;
     }
 #endif
@@ -1007,32 +1088,35 @@ static FASTLR_TARGET void SFX(fastlr_opt_step)(const fastlr_step_t *s, double *p
     SFX(vd) a2 = VZERO, a1 = VZERO;
     int moments = s->adam || s->momentum != 0.0;
     for (;; j += FASTLR_VW) {
-        SFX(vd) pv, gv, b1 = VZERO, b2 = VZERO;
+        /* the tail runs through padded copies; one call site of step_v for both, so the
+         * compiler contracts its products into FMAs the same way for every element (with
+         * two inlined copies it did not always: an element's update depended on whether it
+         * sat in the tail, and so on how the parameters were cut into slices) */
+        double tp[FASTLR_VW] = {0}, tg[FASTLR_VW] = {0}, t1[FASTLR_VW] = {0},
+               t2[FASTLR_VW] = {0};
+        SFX(vd) pv, b1 = VZERO, b2 = VZERO;
         ptrdiff_t left = m - j;
+        int full = left >= FASTLR_VW;
+        double *pp = p + j, *gp = g + j, *b1p = buf1 + j, *b2p = buf2 + j;
         if (left <= 0) break;
-        if (left >= FASTLR_VW) {
-            pv = SFX(ld_d)(p + j);
-            gv = SFX(ld_d)(g + j);
-            if (moments) b1 = SFX(ld_d)(buf1 + j);
-            if (s->adam) b2 = SFX(ld_d)(buf2 + j);
-            pv = SFX(step_v)(s, pv, gv, &b1, &b2);
-            SFX(st_d)(p + j, pv);
-            SFX(st_d)(g + j, VZERO);
-            if (moments) SFX(st_d)(buf1 + j, b1);
-            if (s->adam) SFX(st_d)(buf2 + j, b2);
-        } else {  /* the tail, padded with zeros */
-            double tp[FASTLR_VW] = {0}, tg[FASTLR_VW] = {0}, t1[FASTLR_VW] = {0},
-                   t2[FASTLR_VW] = {0};
-            memcpy(tp, p + j, left * sizeof(double));
-            memcpy(tg, g + j, left * sizeof(double));
-            if (moments) memcpy(t1, buf1 + j, left * sizeof(double));
-            if (s->adam) memcpy(t2, buf2 + j, left * sizeof(double));
-            b1 = SFX(ld_d)(t1);
-            b2 = SFX(ld_d)(t2);
-            pv = SFX(step_v)(s, SFX(ld_d)(tp), SFX(ld_d)(tg), &b1, &b2);
-            SFX(st_d)(tp, pv);
-            SFX(st_d)(t1, b1);
-            SFX(st_d)(t2, b2);
+        if (!full) {
+            memcpy(tp, pp, left * sizeof(double));
+            memcpy(tg, gp, left * sizeof(double));
+            if (moments) memcpy(t1, b1p, left * sizeof(double));
+            if (s->adam) memcpy(t2, b2p, left * sizeof(double));
+            pp = tp;
+            gp = tg;
+            b1p = t1;
+            b2p = t2;
+        }
+        if (moments) b1 = SFX(ld_d)(b1p);
+        if (s->adam) b2 = SFX(ld_d)(b2p);
+        pv = SFX(step_v)(s, SFX(ld_d)(pp), SFX(ld_d)(gp), &b1, &b2);
+        SFX(st_d)(pp, pv);
+        SFX(st_d)(gp, VZERO);
+        if (moments) SFX(st_d)(b1p, b1);
+        if (s->adam) SFX(st_d)(b2p, b2);
+        if (!full) {
             for (ptrdiff_t l = left; l < FASTLR_VW; l++) tp[l] = 0.0;
             pv = SFX(ld_d)(tp);
             memcpy(p + j, tp, left * sizeof(double));
@@ -1074,6 +1158,114 @@ static FASTLR_TARGET void SFX(fastlr_opt_step)(const fastlr_step_t *s, double *p
     if (s->want_reg) {
         reg[0] = r2;
         reg[1] = r1;
+    }
+}
+#endif
+
+#if defined(KROWS) && defined(_OPENMP)
+/* Contract of SFX(fastlr_split_batches): batches [batch_lo, batch_hi) of a mini-batch epoch
+ * of a k-output head, as _sgd.run_epoch runs them (batch bi: positions [bi bs, bi bs + bs)
+ * of a->idx, or of 0..m-1 when NULL; loss check, optimiser step), with the class blocks
+ * shared by a->nt threads: each owns the blocks [nblk t / nt, nblk (t + 1) / nt) and their
+ * coefficients, intercepts, gradient and optimiser buffers. Per batch a thread computes its
+ * classes' logits into the shared a->Z, meets the others at a barrier, then computes the
+ * head of every row from all the logits (each thread the same numbers, so each takes the
+ * same loss and the same decision to stop), its classes' gradient, and its step. The
+ * logits and penalty partial sums alternate between two buffers by batch parity, so one
+ * barrier per batch suffices: a thread cannot write a buffer again before the others have
+ * passed the next barrier, after they finished reading it.
+ * The coefficients come out bit-identical to one thread's (same blocks, same per-class
+ * arithmetic); the loss differs only in how the penalty's sum is split.
+ * a->Z: 2 (bs + KROWS) k doubles; a->scratch: nt fastlr_scratch_size(k); a->regp: 4 nt;
+ * a->bar: 16 zeros (fastlr_spin_barrier's). */
+static FASTLR_TARGET void SFX(fastlr_split_batches)(fastlr_split_t *a, const FLT *X,
+                                                    ptrdiff_t batch_lo, ptrdiff_t batch_hi) {
+    const int head = a->head, nt = a->nt;
+    const ptrdiff_t d = a->d, k = a->k, kd = k * d, m = a->m, bs = a->bs;
+    const ptrdiff_t ycols = head == FASTLR_SOFTMAX ? 1 : k, zrows = bs + KROWS;
+    const ptrdiff_t *idx = a->idx;
+    const double *Y = a->Y, *sw = a->sw;
+    const int n5 = SFX(blocks_of_5)(k), nblk = SFX(n_class_blocks)(k, n5);
+    const ptrdiff_t rb = SFX(block_rows)(d);
+#pragma omp parallel num_threads(nt)
+    {
+        const int tid = omp_get_thread_num();
+        const int b0 = nblk * tid / nt, b1 = nblk * (tid + 1) / nt;
+        const ptrdiff_t c0 = SFX(class_block_start)(n5, b0);
+        const ptrdiff_t c1 = b1 < nblk ? SFX(class_block_start)(n5, b1) : k;
+        double *A = a->scratch + tid * fastlr_scratch_size(k), *ab = A + FASTLR_BLOCK_ROWS * k;
+        double *W = a->W, *b = a->b, *G = a->G;
+        fastlr_step_t sW = a->sW, sb = a->sb;
+        long step = a->step;
+        double own[2] = {0.0, 0.0}, loss_sum = 0.0;
+        ptrdiff_t ran = 0, bi, j;
+        int status = 0;
+        if (a->penalised)
+            for (j = c0 * d; j < c1 * d; j++) {
+                own[0] += W[j] * W[j];
+                own[1] += fabs(W[j]);
+            }
+        for (bi = batch_lo; bi < batch_hi; bi++) {
+            const ptrdiff_t start = bi * bs, stop = start + bs < m ? start + bs : m;
+            double *Z = a->Z + (bi & 1) * zrows * k, *rp = a->regp + (bi & 1) * 2 * nt;
+            const FLT *xs[FASTLR_BLOCK_ROWS];
+            ptrdiff_t i[FASTLR_BLOCK_ROWS], r, nr;
+            double bl = 0.0, inv;
+            rp[2 * tid] = own[0];
+            rp[2 * tid + 1] = own[1];
+            for (r = start; r < stop; r += nr) {
+                nr = stop - r < rb ? stop - r : rb;
+                SFX(gather_block)(X, d, idx, r, nr, i, xs);
+                SFX(block_logits)(X, d, k, Y, ycols, sw, idx, r, nr, m, xs, W, b, n5, b0, b1,
+                                  Z + (r - start) * k);
+            }
+            fastlr_spin_barrier(a->bar, nt);
+            for (r = start; r < stop; r += nr) {
+                nr = stop - r < rb ? stop - r : rb;
+                SFX(gather_block)(X, d, idx, r, nr, i, xs);
+                memcpy(A, Z + (r - start) * k, nr * k * sizeof(double));
+                bl += SFX(block_head)(head, A, nr, k, Y, ycols, i, sw, a->lw);
+                SFX(block_grad)(A, xs, nr, G, G + kd, d, k, n5, b0, b1, ab);
+            }
+            inv = a->loss_scale / (double)(stop - start);
+            bl *= inv;
+            if (a->penalised) {
+                double r2 = 0.0, r1 = 0.0;
+                for (int t = 0; t < nt; t++) {
+                    r2 += rp[2 * t];
+                    r1 += rp[2 * t + 1];
+                }
+                bl += 0.5 * a->alpha_l2 * r2 + a->alpha_l1 * r1;
+            }
+            if (!isfinite(bl)) {
+                status = 1;
+                break;
+            }
+            loss_sum += bl;
+            ran++;
+            step++;
+            sW.scale = inv;
+            sb.scale = inv;
+            if (sW.adam) {
+                sW.step_size = sW.lr / (1.0 - pow(sW.beta1, (double)step));
+                sW.bc2s = sqrt(1.0 - pow(sW.beta2, (double)step));
+                sb.step_size = sW.step_size;
+                sb.bc2s = sW.bc2s;
+            }
+            SFX64(fastlr_opt_step)(&sW, W + c0 * d, G + c0 * d, a->buf1 + c0 * d,
+                                   a->buf2 + c0 * d, (c1 - c0) * d, own);
+            if (a->fit_intercept)
+                SFX64(fastlr_opt_step)(&sb, b + c0, G + kd + c0, a->buf1 + kd + c0,
+                                       a->buf2 + kd + c0, c1 - c0, NULL);
+            else
+                memset(G + kd + c0, 0, (c1 - c0) * sizeof(double));
+        }
+        if (tid == 0) {
+            a->loss_sum = loss_sum;
+            a->ran = ran;
+            a->step = step;
+            a->status = status;
+        }
     }
 }
 #endif

@@ -110,9 +110,12 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
     n_threads : int or None, default=None
         Threads for the full-batch solver (lbfgs), validation and prediction, split by
         rows when the work pays for it; None means all cores. Mini-batch epochs split
-        only large batches (from 2^22 multiply-adds per thread, e.g. 10 classes x 784
-        features at batch 4096): each batch ends at a barrier, which costs a thread
-        wake-up. Results depend on ``n_threads`` but never on timing.
+        large batches by rows (from 2^22 multiply-adds per thread, e.g. 10 classes x 784
+        features at batch 4096). With several outputs (from 6, in blocks of 4-5) and the
+        AVX-512 kernels, smaller batches (from 2^15 multiply-adds per thread, e.g. 10 x
+        784 at batch 32) are shared by classes instead: each thread owns some outputs,
+        and the coefficients are bit-identical to one thread's. Results depend on
+        ``n_threads`` but never on timing.
 
     Attributes
     ----------

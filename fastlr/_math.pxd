@@ -49,6 +49,43 @@ cdef extern from "_kernels.h":
                            const double* W, const double* b, int proba, void* out,
                            int out_f32, Py_ssize_t ocols, double* scratch) noexcept nogil
     Py_ssize_t fastlr_scratch_size(Py_ssize_t k) noexcept nogil
+    ctypedef struct fastlr_split_t:
+        int head
+        int nt
+        Py_ssize_t d
+        Py_ssize_t k
+        Py_ssize_t m
+        Py_ssize_t bs
+        const double* Y
+        const double* sw
+        const double* lw
+        const Py_ssize_t* idx
+        double* W
+        double* b
+        double* G
+        double* buf1
+        double* buf2
+        fastlr_step_t sW
+        fastlr_step_t sb
+        double loss_scale
+        double alpha_l2
+        double alpha_l1
+        int penalised
+        int fit_intercept
+        double* Z
+        double* scratch
+        double* regp
+        long long* bar
+        long step
+        double loss_sum
+        Py_ssize_t ran
+        int status
+    int fastlr_split_available() noexcept nogil
+    int fastlr_class_blocks(Py_ssize_t k) noexcept nogil
+    void fastlr_split_batches_f64(fastlr_split_t* a, const double* X, Py_ssize_t lo,
+                                  Py_ssize_t hi) noexcept nogil
+    void fastlr_split_batches_f32(fastlr_split_t* a, const float* X, Py_ssize_t lo,
+                                  Py_ssize_t hi) noexcept nogil
     void fastlr_select_kernels(int max_level) noexcept nogil
     int fastlr_simd_level
 

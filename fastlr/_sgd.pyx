@@ -36,8 +36,11 @@ import os
 
 import numpy as np
 
-from fastlr._math cimport floating, fastlr_step_t, fastlr_opt_step, fastlr_select_kernels
-from fastlr._loss cimport loss_grad, workspace_size
+from fastlr._math cimport (floating, fastlr_step_t, fastlr_opt_step, fastlr_select_kernels,
+                           fastlr_split_t, fastlr_split_available, fastlr_class_blocks,
+                           fastlr_split_batches_f32, fastlr_split_batches_f64,
+                           fastlr_scratch_size)
+from fastlr._loss cimport loss_grad, workspace_size, HEAD_LOGISTIC
 from fastlr._random cimport shuffle_indices
 from fastlr._loss import _simd_cap
 
@@ -48,7 +51,7 @@ cdef enum:
     OPT_SGD = 0
     OPT_ADAM = 1
 
-# A batch is split across threads only when each thread gets at least this many
+# A batch is split across threads by rows only when each thread gets at least this many
 # multiply-adds (~0.1-0.5 ms of work). A parallel region costs a thread wake-up (tens of
 # microseconds with passive waiting) and, on a shared machine, up to a scheduler time
 # slice when a thread is descheduled; a mini-batch epoch pays it once per batch. At 2^15
@@ -58,6 +61,29 @@ cdef enum:
 # d = 100 never does. The choice depends on the batch shape only, so results stay a
 # function of n_threads.
 cdef Py_ssize_t MIN_WORK_PER_THREAD = 1 << 22
+
+# Batches too small for that are split by classes instead (fastlr_split_batches in
+# _kernels_impl.h) when the head has at least two class blocks and each thread gets this
+# many multiply-adds: the threads stay in one parallel region for all the batches of a
+# call and meet at one spinning barrier per batch (~1 us), not a thread wake-up.
+cdef Py_ssize_t MIN_SPLIT_WORK_PER_THREAD = 1 << 15
+
+
+cdef int split_threads(int head, Py_ssize_t bs, Py_ssize_t d, Py_ssize_t k,
+                       int n_threads) noexcept nogil:
+    """Threads that share each batch's classes, or 0 when batches are not split so."""
+    cdef int nt = n_threads
+    cdef int nblk
+    if n_threads < 2 or head == HEAD_LOGISTIC or not fastlr_split_available():
+        return 0
+    if bs * k * d >= MIN_WORK_PER_THREAD * n_threads:     # split by rows instead
+        return 0
+    nblk = fastlr_class_blocks(k)
+    if nt > nblk:
+        nt = nblk
+    if nt < 2 or bs * k * d < MIN_SPLIT_WORK_PER_THREAD * nt:
+        return 0
+    return nt
 
 cdef struct EpochConfig:
     int head
@@ -155,7 +181,21 @@ def run_epoch(const floating[:, ::1] X,          # IN (n, d)
 
     # The step zeroes the gradient it consumes, so G is zero at the start of every batch.
     grad = np.zeros(kd + k, dtype=np.float64)
-    work = np.empty(workspace_size(k, d, n_threads), dtype=np.float64)
+    cdef int snt = split_threads(cfg.head, bs, d, k, n_threads)
+    cdef fastlr_split_t sp
+    cdef double[::1] zb, ssc, rgp
+    cdef long long[::1] bar_v
+    if snt > 0:
+        # the shared logits (two batches of bs rows, plus padding to a row group of up to
+        # 8), the threads' scratch, and the penalty partial sums (two batches' worth)
+        zb = np.empty(2 * (bs + 8) * k, dtype=np.float64)
+        ssc = np.empty(snt * fastlr_scratch_size(k), dtype=np.float64)
+        rgp = np.empty(4 * snt, dtype=np.float64)
+        bar = np.zeros(16, dtype=np.longlong)
+        bar_v = bar
+        work = np.empty(1, dtype=np.float64)
+    else:
+        work = np.empty(workspace_size(k, d, n_threads), dtype=np.float64)
     cdef double[::1] G = grad
     cdef double[::1] wk = work
     cdef double* W = &coef[0, 0]
@@ -170,7 +210,44 @@ def run_epoch(const floating[:, ::1] X,          # IN (n, d)
         # the coefficients it produced
         reg[0] = 0.0
         reg[1] = 0.0
-        if penalised:
+        if snt > 0:
+            sp.head = cfg.head
+            sp.nt = snt
+            sp.d = d
+            sp.k = k
+            sp.m = m
+            sp.bs = bs
+            sp.Y = &Y[0, 0]
+            sp.sw = sw
+            sp.lw = lw
+            sp.idx = idx
+            sp.W = W
+            sp.b = b
+            sp.G = &G[0]
+            sp.buf1 = &buf1[0]
+            sp.buf2 = &buf2[0]
+            sp.sW = sW
+            sp.sb = sb
+            sp.loss_scale = cfg.loss_scale
+            sp.alpha_l2 = cfg.alpha_l2
+            sp.alpha_l1 = cfg.alpha_l1
+            sp.penalised = penalised
+            sp.fit_intercept = cfg.fit_intercept
+            sp.Z = &zb[0]
+            sp.scratch = &ssc[0]
+            sp.regp = &rgp[0]
+            sp.bar = &bar_v[0]
+            sp.step = step
+            if floating is float:
+                fastlr_split_batches_f32(&sp, &X[0, 0], batch_lo, batch_hi)
+            else:
+                fastlr_split_batches_f64(&sp, &X[0, 0], batch_lo, batch_hi)
+            loss_sum = sp.loss_sum
+            ran = sp.ran
+            step = sp.step
+            status = sp.status
+            batch_hi = batch_lo      # the loop below has nothing left to run
+        if penalised and snt == 0:
             for j in range(kd):
                 reg[0] += W[j] * W[j]
                 reg[1] += fabs(W[j])
@@ -210,3 +287,15 @@ def run_epoch(const floating[:, ::1] X,          # IN (n, d)
 def n_batches(Py_ssize_t m, Py_ssize_t batch_size, bint drop_last):
     """Batches in an epoch over m rows."""
     return m // batch_size if drop_last else (m + batch_size - 1) // batch_size
+
+
+def batch_threads(int head, Py_ssize_t batch_size, Py_ssize_t d, Py_ssize_t k,
+                  int n_threads):
+    """How run_epoch shares a full batch of this shape among ``n_threads``: ``("rows", nt)``,
+    ``("classes", nt)`` or ``("serial", 1)`` (for tests and benchmarks)."""
+    cdef int snt = split_threads(head, batch_size, d, k, n_threads)
+    if snt > 0:
+        return "classes", snt
+    if n_threads > 1 and batch_size * k * d >= MIN_WORK_PER_THREAD * n_threads:
+        return "rows", n_threads
+    return "serial", 1
