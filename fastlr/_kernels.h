@@ -176,6 +176,37 @@ static inline void fastlr_spin_barrier(long long *bar, int nt) {
 }
 #endif
 
+/* The optimiser step, dispatched by instruction set (defined below). */
+static inline void fastlr_opt_step(const fastlr_step_t *s, double *p, double *g, double *buf1,
+                                   double *buf2, ptrdiff_t m, double *reg);
+
+/* One mini-batch's update, once its loss was found finite: outputs [c0, c1) of the
+ * coefficients W (k x d) and intercepts b from the gradient sums G (k d + k) times scale,
+ * with Adam's bias corrections for optimiser step number `step`. Zeroes those outputs' G
+ * (the intercepts' too when they are not fitted); with sW->want_reg, reg gets the updated
+ * coefficients' penalty sums. _sgd.run_epoch runs it for all outputs, each thread of
+ * fastlr_split_batches for its own. */
+static inline void fastlr_batch_update(fastlr_step_t *sW, fastlr_step_t *sb, long step,
+                                       double scale, int fit_intercept, double *W, double *b,
+                                       double *G, double *buf1, double *buf2, ptrdiff_t d,
+                                       ptrdiff_t k, ptrdiff_t c0, ptrdiff_t c1, double *reg) {
+    const ptrdiff_t kd = k * d;
+    sW->scale = scale;
+    sb->scale = scale;
+    if (sW->adam) {
+        sW->step_size = sW->lr / (1.0 - pow(sW->beta1, (double)step));
+        sW->bc2s = sqrt(1.0 - pow(sW->beta2, (double)step));
+        sb->step_size = sW->step_size;
+        sb->bc2s = sW->bc2s;
+    }
+    fastlr_opt_step(sW, W + c0 * d, G + c0 * d, buf1 + c0 * d, buf2 + c0 * d, (c1 - c0) * d,
+                    reg);
+    if (fit_intercept)
+        fastlr_opt_step(sb, b + c0, G + kd + c0, buf1 + kd + c0, buf2 + kd + c0, c1 - c0, NULL);
+    else
+        memset(G + kd + c0, 0, (c1 - c0) * sizeof(double));
+}
+
 /* ---- layer 2: row loops, one copy per (dtype, instruction set) ---------------------- */
 
 #define FASTLR_TARGET
@@ -218,7 +249,6 @@ static inline void fastlr_spin_barrier(long long *bar, int nt) {
 #undef FASTLR_TARGET
 /* AVX-512 (F, DQ, VL): 8 doubles per vector. */
 #define FASTLR_TARGET __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma")))
-#define SFX64(name) name##_f64_avx512
 #define FASTLR_VW 8
 #define FLT double
 #define FASTLR_FLT_FLOAT 0
@@ -234,7 +264,6 @@ static inline void fastlr_spin_barrier(long long *bar, int nt) {
 #undef FLT
 #undef FASTLR_FLT_FLOAT
 #undef SFX
-#undef SFX64
 #undef FASTLR_VW
 #undef FASTLR_TARGET
 #endif

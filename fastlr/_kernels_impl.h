@@ -416,17 +416,8 @@ static inline FASTLR_TARGET void SFX(exp_neg_n)(double *x, int n) {
  * as exp_neg_n, whatever the grouping) */
 static inline FASTLR_TARGET void SFX(exp_neg_flat)(double *x, ptrdiff_t n) {
     ptrdiff_t j = 0;
-#if FASTLR_VECTOR
-    for (; j + 4 <= n; j += 4) {
-        SFX(v4) v;
-        memcpy(&v, x + j, sizeof v);
-        v = SFX(exp_neg4)(v);
-        memcpy(x + j, &v, sizeof v);
-    }
+    for (; j + 4 <= n; j += 4) SFX(exp_neg_n)(x + j, 4);
     if (j < n) SFX(exp_neg_n)(x + j, (int)(n - j));
-#else
-    for (; j < n; j++) x[j] = exp(x[j]);
-#endif
 }
 
 /* Softmax, first half, for nr rows of k logits (rows k apart): each row's logits shifted
@@ -486,7 +477,7 @@ static inline FASTLR_TARGET double SFX(head_row)(int head, double *z, ptrdiff_t 
     double loss = 0.0;
     if (head == FASTLR_SOFTMAX) {
         const ptrdiff_t row0 = 0;
-        return SFX(softmax_head_rows)(z, 1, k, y, &row0, s == 1.0 ? NULL : &s);
+        return SFX(softmax_head_rows)(z, 1, k, y, &row0, &s);
     }
     if (head == FASTLR_MULTILABEL) {
         for (c = 0; c < k; c++) {
@@ -582,16 +573,32 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(dot_cb)(
         for (q = 0; q < kq; q++) z[r * k + c + q] = s[r][q];
 }
 
-/* z[r k + c] = x_r . W_c for the KROWS rows and all classes; the rows pf (or NULL) are
- * prefetched during the first class block */
+/* class blocks for k classes, and the first class of block t */
+static inline int SFX(n_class_blocks)(ptrdiff_t k, int n5) {
+    ptrdiff_t rest = k - 5 * (ptrdiff_t)n5;
+    return n5 + (rest > 0 ? (int)((rest + 3) / 4) : 0);
+}
+static inline ptrdiff_t SFX(class_block_start)(int n5, int t) {
+    return t < n5 ? 5 * (ptrdiff_t)t : 5 * (ptrdiff_t)n5 + 4 * (ptrdiff_t)(t - n5);
+}
+#define CLASS_BLOCK_LOOP(t, c, kq, b0, b1)                                  \
+    for (int t = (b0); t < (b1); t++)                                       \
+        for (ptrdiff_t c = SFX(class_block_start)(n5, t),                   \
+                       kq = k - c < (t < n5 ? 5 : 4) ? k - c : (t < n5 ? 5 : 4), \
+                       once_ = 1; once_; once_ = 0)
+
+/* z[r k + c] = x_r . W_c for the KROWS rows and the classes of blocks [b0, b1); the rows
+ * pf (or NULL) are prefetched during the first of those blocks */
 static inline FASTLR_TARGET void SFX(dot_blk)(const FLT *const *xs, const double *W,
-                                              ptrdiff_t d, ptrdiff_t k, int n5, double *z,
-                                              const FLT *const *pf) {
+                                              ptrdiff_t d, ptrdiff_t k, int n5, int b0, int b1,
+                                              double *z, const FLT *const *pf) {
     /* z rows are k apart: z + t k for the block's row t */
-    ptrdiff_t c = 0;
-    for (int t = 0; t < n5; t++, c += 5)
-        SFX(dot_cb)(xs, W, d, k, c, k - c < 5 ? k - c : 5, 5, z, t == 0 ? pf : NULL);
-    for (; c < k; c += 4) SFX(dot_cb)(xs, W, d, k, c, k - c < 4 ? k - c : 4, 4, z, c == 0 ? pf : NULL);
+    CLASS_BLOCK_LOOP(cb, c, kq, b0, b1) {
+        if (cb < n5)
+            SFX(dot_cb)(xs, W, d, k, c, kq, 5, z, cb == b0 ? pf : NULL);
+        else
+            SFX(dot_cb)(xs, W, d, k, c, kq, 4, z, cb == b0 ? pf : NULL);
+    }
 }
 
 /* G_{c+q} += sum_{r < nr} A[r k + c + q] x_r for the kq <= CB classes from c, over a block
@@ -646,15 +653,6 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_cbr)(
         }
 }
 
-/* G_c += sum_{r < nr} A[r k + c] x_r for all classes (ab: 5 nr doubles of scratch) */
-static inline FASTLR_TARGET void SFX(grad_rows)(const double *A, const FLT *const *xs, int nr,
-                                                double *GW, ptrdiff_t d, ptrdiff_t k, int n5,
-                                                double *ab) {
-    ptrdiff_t c = 0;
-    for (int t = 0; t < n5; t++, c += 5)
-        SFX(grad_cbr)(A, xs, nr, GW, d, k, c, k - c < 5 ? k - c : 5, 5, ab);
-    for (; c < k; c += 4) SFX(grad_cbr)(A, xs, nr, GW, d, k, c, k - c < 4 ? k - c : 4, 4, ab);
-}
 #endif
 
 #ifdef KROWS
@@ -663,20 +661,6 @@ static inline FASTLR_TARGET void SFX(grad_rows)(const double *A, const FLT *cons
  * the functions below work on a range [b0, b1) of them, so that the classes of a small
  * batch can be shared by threads (fastlr_split_batches) with the same arithmetic as one
  * thread doing all of them. */
-
-/* class blocks for k classes, and the first class of block t */
-static inline int SFX(n_class_blocks)(ptrdiff_t k, int n5) {
-    ptrdiff_t rest = k - 5 * (ptrdiff_t)n5;
-    return n5 + (rest > 0 ? (int)((rest + 3) / 4) : 0);
-}
-static inline ptrdiff_t SFX(class_block_start)(int n5, int t) {
-    return t < n5 ? 5 * (ptrdiff_t)t : 5 * (ptrdiff_t)n5 + 4 * (ptrdiff_t)(t - n5);
-}
-#define CLASS_BLOCK_LOOP(t, c, kq, b0, b1)                                  \
-    for (int t = (b0); t < (b1); t++)                                       \
-        for (ptrdiff_t c = SFX(class_block_start)(n5, t),                   \
-                       kq = k - c < (t < n5 ? 5 : 4) ? k - c : (t < n5 ? 5 : 4), \
-                       once_ = 1; once_; once_ = 0)
 
 /* Rows per block: up to FASTLR_BLOCK_ROWS, fewer for long rows so that a block stays in L2
  * (a multiple of KROWS). */
@@ -723,12 +707,7 @@ static inline FASTLR_TARGET void SFX(block_logits)(const FLT *X, ptrdiff_t d, pt
                 pf[u] = xs[t + u];
             }
         }
-        CLASS_BLOCK_LOOP(cb, c, kq, b0, b1) {
-            if (cb < n5)
-                SFX(dot_cb)(xs + t, W, d, k, c, kq, 5, z + t * k, cb == b0 ? pf : NULL);
-            else
-                SFX(dot_cb)(xs + t, W, d, k, c, kq, 4, z + t * k, cb == b0 ? pf : NULL);
-        }
+        SFX(dot_blk)(xs + t, W, d, k, n5, b0, b1, z + t * k, pf);
     }
     CLASS_BLOCK_LOOP(cb, c, kq, b0, b1)
         for (t = 0; t < nr; t++)
@@ -864,6 +843,16 @@ static inline FASTLR_TARGET void SFX(sigmoid_n)(const double *z, int n, double *
     }
 }
 
+/* z[i] = sigmoid(z[i]) for n logits, four at a time */
+static inline FASTLR_TARGET void SFX(sigmoid_flat)(double *z, ptrdiff_t n) {
+    double p1[4], p0[4];
+    for (ptrdiff_t c = 0; c < n; c += 4) {
+        int nq = n - c < 4 ? (int)(n - c) : 4;
+        SFX(sigmoid_n)(z + c, nq, p1, p0);
+        memcpy(z + c, p1, nq * sizeof(double));
+    }
+}
+
 static inline void SFX(put)(void *out, int out_f32, ptrdiff_t i, double v) {
     if (out_f32)
         ((float *)out)[i] = (float)v;
@@ -901,28 +890,14 @@ static inline int SFX(any_nonfinite)(const double *z, ptrdiff_t n) {
     return bad;
 }
 
-/* The link of one row's logits z (k; overwritten) into row r of out, for the k-output
- * heads. */
-static inline FASTLR_TARGET void SFX(link_row)(int head, int proba, double *z, ptrdiff_t k,
-                                               void *out, int out_f32, ptrdiff_t ocols,
-                                               ptrdiff_t r) {
-    ptrdiff_t c, o = r * ocols;
-    double p1[4], p0[4];
-    if (!proba || head == FASTLR_SQUARED) {
-        for (c = 0; c < k; c++) SFX(put)(out, out_f32, o + c, z[c]);
-        return;
-    }
-    if (head == FASTLR_SOFTMAX) {
-        SFX(softmax_probs)(z, 1, k);
-        for (c = 0; c < k; c++) SFX(put)(out, out_f32, o + c, z[c]);
-        return;
-    }
-    /* multilabel (the logistic head has its own 4-row loop in fastlr_predict) */
-    for (c = 0; c < k; c += 4) {
-        int nq = k - c < 4 ? (int)(k - c) : 4;
-        SFX(sigmoid_n)(z + c, nq, p1, p0);
-        for (int q = 0; q < nq; q++) SFX(put)(out, out_f32, o + c + q, p1[q]);
-    }
+/* The link of the k-output heads in place, for nr rows of k logits (rows k apart): softmax
+ * or a sigmoid per label with proba, else (and for the squared head) the identity */
+static inline FASTLR_TARGET void SFX(link_rows)(int head, int proba, double *z, ptrdiff_t nr,
+                                                ptrdiff_t k) {
+    if (proba && head == FASTLR_SOFTMAX)
+        SFX(softmax_probs)(z, nr, k);
+    else if (proba && head == FASTLR_MULTILABEL)
+        SFX(sigmoid_flat)(z, nr * k);
 }
 
 /* Contract of SFX(fastlr_predict): for rows r in [start, stop) (X[idx[r]], or X[r] when idx
@@ -976,7 +951,7 @@ static FASTLR_TARGET int SFX(fastlr_predict)(int head, const FLT *X, ptrdiff_t d
         return bad;
     }
 #ifdef KROWS
-    const int n5 = SFX(blocks_of_5)(k);
+    const int n5 = SFX(blocks_of_5)(k), nblk = SFX(n_class_blocks)(k, n5);
     for (; r + KROWS <= stop; r += KROWS) {
         const FLT *xs[KROWS], *pf[KROWS];
         ptrdiff_t c;
@@ -985,20 +960,11 @@ static FASTLR_TARGET int SFX(fastlr_predict)(int head, const FLT *X, ptrdiff_t d
             xs[t] = X + i0 * d;
             pf[t] = r + t + PF_AHEAD < pf_limit ? X + ROW(r + t + PF_AHEAD) * d : xs[t];
         }
-        SFX(dot_blk)(xs, W, d, k, n5, scratch, pf);
+        SFX(dot_blk)(xs, W, d, k, n5, 0, nblk, scratch, pf);
         for (t = 0; t < KROWS; t++)
             for (c = 0; c < k; c++) scratch[t * k + c] += b[c];
         bad |= SFX(any_nonfinite)(scratch, KROWS * k);
-        if (proba && head == FASTLR_SOFTMAX) {
-            SFX(softmax_probs)(scratch, KROWS, k);
-        } else if (proba && head == FASTLR_MULTILABEL) {
-            for (c = 0; c < KROWS * k; c += 4) {  /* sigmoids four at a time, as link_row */
-                double p1[4], p0[4];
-                int nq = KROWS * k - c < 4 ? (int)(KROWS * k - c) : 4;
-                SFX(sigmoid_n)(scratch + c, nq, p1, p0);
-                memcpy(scratch + c, p1, nq * sizeof(double));
-            }
-        }
+        SFX(link_rows)(head, proba, scratch, KROWS, k);
         SFX(put_rows)(out, out_f32, r, KROWS, k, scratch);
     }
 #endif
@@ -1013,7 +979,8 @@ static FASTLR_TARGET int SFX(fastlr_predict)(int head, const FLT *X, ptrdiff_t d
         SFX(logits)(X + i0 * d, x1, W, b, d, k, scratch, scratch + k);
         for (t = 0; t < (x1 ? 2 : 1); t++) {
             bad |= SFX(any_nonfinite)(scratch + t * k, k);
-            SFX(link_row)(head, proba, scratch + t * k, k, out, out_f32, ocols, r + t);
+            SFX(link_rows)(head, proba, scratch + t * k, 1, k);
+            SFX(put_rows)(out, out_f32, r + t, 1, k, scratch + t * k);
         }
     }
     return bad;
@@ -1244,21 +1211,8 @@ static FASTLR_TARGET void SFX(fastlr_split_batches)(fastlr_split_t *a, const FLT
             loss_sum += bl;
             ran++;
             step++;
-            sW.scale = inv;
-            sb.scale = inv;
-            if (sW.adam) {
-                sW.step_size = sW.lr / (1.0 - pow(sW.beta1, (double)step));
-                sW.bc2s = sqrt(1.0 - pow(sW.beta2, (double)step));
-                sb.step_size = sW.step_size;
-                sb.bc2s = sW.bc2s;
-            }
-            SFX64(fastlr_opt_step)(&sW, W + c0 * d, G + c0 * d, a->buf1 + c0 * d,
-                                   a->buf2 + c0 * d, (c1 - c0) * d, own);
-            if (a->fit_intercept)
-                SFX64(fastlr_opt_step)(&sb, b + c0, G + kd + c0, a->buf1 + kd + c0,
-                                       a->buf2 + kd + c0, c1 - c0, NULL);
-            else
-                memset(G + kd + c0, 0, (c1 - c0) * sizeof(double));
+            fastlr_batch_update(&sW, &sb, step, inv, a->fit_intercept, W, b, G, a->buf1, a->buf2,
+                                d, k, c0, c1, own);
         }
         if (tid == 0) {
             a->loss_sum = loss_sum;
@@ -1272,6 +1226,7 @@ static FASTLR_TARGET void SFX(fastlr_split_batches)(fastlr_split_t *a, const FLT
 
 #ifdef KROWS
 #undef KROWS
+#undef CLASS_BLOCK_LOOP
 #endif
 #undef ROW
 #undef PREFETCH_AHEAD

@@ -28,15 +28,14 @@ A non-finite batch loss stops the epoch before its update and returns status 1; 
 turns that into an exception after the GIL is back.
 """
 
-from libc.math cimport sqrt, fabs, pow, isfinite
+from libc.math cimport fabs, isfinite
 from libc.stdint cimport uint64_t
-from libc.string cimport memset
 
 import os
 
 import numpy as np
 
-from fastlr._math cimport (floating, fastlr_step_t, fastlr_opt_step, fastlr_select_kernels,
+from fastlr._math cimport (floating, fastlr_step_t, fastlr_batch_update, fastlr_select_kernels,
                            fastlr_split_t, fastlr_split_available, fastlr_class_blocks,
                            fastlr_split_batches_f32, fastlr_split_batches_f64,
                            fastlr_scratch_size)
@@ -69,6 +68,11 @@ cdef Py_ssize_t MIN_WORK_PER_THREAD = 1 << 22
 cdef Py_ssize_t MIN_SPLIT_WORK_PER_THREAD = 1 << 15
 
 
+cdef inline bint rows_split(Py_ssize_t rows, Py_ssize_t kd, int n_threads) noexcept nogil:
+    """Whether a batch of this many rows is split across the threads by rows."""
+    return n_threads > 1 and rows * kd >= MIN_WORK_PER_THREAD * n_threads
+
+
 cdef int split_threads(int head, Py_ssize_t bs, Py_ssize_t d, Py_ssize_t k,
                        int n_threads) noexcept nogil:
     """Threads that share each batch's classes, or 0 when batches are not split so."""
@@ -76,7 +80,7 @@ cdef int split_threads(int head, Py_ssize_t bs, Py_ssize_t d, Py_ssize_t k,
     cdef int nblk
     if n_threads < 2 or head == HEAD_LOGISTIC or not fastlr_split_available():
         return 0
-    if bs * k * d >= MIN_WORK_PER_THREAD * n_threads:     # split by rows instead
+    if rows_split(bs, k * d, n_threads):
         return 0
     nblk = fastlr_class_blocks(k)
     if nt > nblk:
@@ -206,10 +210,6 @@ def run_epoch(const floating[:, ::1] X,          # IN (n, d)
             for j in range(m):
                 perm[j] = j if rows is None else rows[j]
             shuffle_indices(&perm[0], m, &rng_state[0])
-        # the penalty of the current coefficients; afterwards each step returns it for
-        # the coefficients it produced
-        reg[0] = 0.0
-        reg[1] = 0.0
         if snt > 0:
             sp.head = cfg.head
             sp.nt = snt
@@ -242,45 +242,36 @@ def run_epoch(const floating[:, ::1] X,          # IN (n, d)
                 fastlr_split_batches_f32(&sp, &X[0, 0], batch_lo, batch_hi)
             else:
                 fastlr_split_batches_f64(&sp, &X[0, 0], batch_lo, batch_hi)
-            loss_sum = sp.loss_sum
-            ran = sp.ran
-            step = sp.step
-            status = sp.status
-            batch_hi = batch_lo      # the loop below has nothing left to run
-        if penalised and snt == 0:
-            for j in range(kd):
-                reg[0] += W[j] * W[j]
-                reg[1] += fabs(W[j])
-        for bi in range(batch_lo, batch_hi):
-            start = bi * bs
-            stop = start + bs if start + bs < m else m
-            nt = n_threads if (stop - start) * kd >= MIN_WORK_PER_THREAD * n_threads else 1
-            bl = loss_grad(cfg.head, &X[0, 0], d, k, &Y[0, 0], sw, lw, idx, start, stop, m,
-                           W, b, &G[0], &G[kd], nt, &wk[0])
-            inv = cfg.loss_scale / <double> (stop - start)
-            bl *= inv
+            loss_sum, ran, step, status = sp.loss_sum, sp.ran, sp.step, sp.status
+        else:
+            # the penalty of the current coefficients; afterwards each step returns it for
+            # the coefficients it produced
+            reg[0] = 0.0
+            reg[1] = 0.0
             if penalised:
-                bl += 0.5 * cfg.alpha_l2 * reg[0] + cfg.alpha_l1 * reg[1]
-            if not isfinite(bl):
-                status = 1
-                break
-            loss_sum += bl
-            ran += 1
-            step += 1
-            # one fused pass per parameter block: scale the gradient sums to the batch mean,
-            # add the L2 term, update, soft-threshold for L1, and zero G for the next batch
-            sW.scale = inv
-            sb.scale = inv
-            if cfg.optimizer == OPT_ADAM:
-                sW.step_size = cfg.lr / (1.0 - pow(cfg.beta1, <double> step))
-                sW.bc2s = sqrt(1.0 - pow(cfg.beta2, <double> step))
-                sb.step_size = sW.step_size
-                sb.bc2s = sW.bc2s
-            fastlr_opt_step(&sW, W, &G[0], &buf1[0], &buf2[0], kd, reg)
-            if cfg.fit_intercept:
-                fastlr_opt_step(&sb, b, &G[kd], &buf1[kd], &buf2[kd], k, NULL)
-            else:
-                memset(&G[kd], 0, k * sizeof(double))
+                for j in range(kd):
+                    reg[0] += W[j] * W[j]
+                    reg[1] += fabs(W[j])
+            for bi in range(batch_lo, batch_hi):
+                start = bi * bs
+                stop = start + bs if start + bs < m else m
+                nt = n_threads if rows_split(stop - start, kd, n_threads) else 1
+                bl = loss_grad(cfg.head, &X[0, 0], d, k, &Y[0, 0], sw, lw, idx, start, stop, m,
+                               W, b, &G[0], &G[kd], nt, &wk[0])
+                inv = cfg.loss_scale / <double> (stop - start)
+                bl *= inv
+                if penalised:
+                    bl += 0.5 * cfg.alpha_l2 * reg[0] + cfg.alpha_l1 * reg[1]
+                if not isfinite(bl):
+                    status = 1
+                    break
+                loss_sum += bl
+                ran += 1
+                step += 1
+                # one fused pass per parameter block: scale the gradient sums to the batch mean,
+                # add the L2 term, update, soft-threshold for L1, and zero G for the next batch
+                fastlr_batch_update(&sW, &sb, step, inv, cfg.fit_intercept, W, b, &G[0],
+                                    &buf1[0], &buf2[0], d, k, 0, k, reg)
     return loss_sum, ran, step, status
 
 
@@ -296,6 +287,6 @@ def batch_threads(int head, Py_ssize_t batch_size, Py_ssize_t d, Py_ssize_t k,
     cdef int snt = split_threads(head, batch_size, d, k, n_threads)
     if snt > 0:
         return "classes", snt
-    if n_threads > 1 and batch_size * k * d >= MIN_WORK_PER_THREAD * n_threads:
+    if rows_split(batch_size, k * d, n_threads):
         return "rows", n_threads
     return "serial", 1
