@@ -54,19 +54,11 @@ import numpy as np  # noqa: E402
 
 SECTIONS = ("limits", "epoch", "fullbatch", "predict", "memory")
 
-# (kind, n, d, k, dtype); kind "small" is a binary problem
-FULL_SHAPES = (
-    ("binary", 1_000_000, 100, 2, "float64"),
-    ("binary", 1_000_000, 100, 2, "float32"),
-    ("10-class", 200_000, 784, 10, "float32"),
-    ("small", 10_000, 20, 2, "float64"),
-)
-QUICK_SHAPES = (
-    ("binary", 100_000, 100, 2, "float64"),
-    ("binary", 100_000, 100, 2, "float32"),
-    ("10-class", 20_000, 784, 10, "float32"),
-    ("small", 10_000, 20, 2, "float64"),
-)
+# (kind, n, d, k, dtype): bench_fullbatch's problems and a small one (kind "small" is a
+# binary problem)
+SMALL_SHAPE = ("small", 10_000, 20, 2, "float64")
+FULL_SHAPES = bf.FULL_PROBLEMS + (SMALL_SHAPE,)
+QUICK_SHAPES = bf.QUICK_PROBLEMS + (SMALL_SHAPE,)
 DEFAULT_REPEATS, QUICK_REPEATS = 3, 2
 EPOCH_CONTENDERS = ("fastlr", "fastlr-1thread", "numpy", "torch-dataloader",
                     "torch-randperm", "sklearn-mlp", "sklearn-sgdclassifier")

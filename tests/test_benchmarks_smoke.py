@@ -14,11 +14,15 @@ SCRIPT = os.path.join(ROOT, "benchmarks", "bench_epoch.py")
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 
 
-def _load_bench():
-    spec = importlib.util.spec_from_file_location("_fastlr_bench_epoch", SCRIPT)
+def _load(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _load_bench():
+    return _load(SCRIPT, "_fastlr_bench_epoch")
 
 
 @pytest.fixture(scope="module")
@@ -95,13 +99,6 @@ FULLBATCH = os.path.join(ROOT, "benchmarks", "bench_fullbatch.py")
 RUN = os.path.join(ROOT, "benchmarks", "run.py")
 HAVE_SKLEARN = importlib.util.find_spec("sklearn") is not None
 HAVE_MPL = importlib.util.find_spec("matplotlib") is not None
-
-
-def _load(path, name):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")

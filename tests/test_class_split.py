@@ -7,11 +7,11 @@ same bits, and the loss curve equal up to how the penalty's sum is split."""
 
 import numpy as np
 import pytest
-
-from fastlr import LinearRegression, LogisticRegression
 from fastlr._loss import head_code
 from fastlr._openmp_helpers import openmp_enabled
 from fastlr._sgd import batch_threads
+
+from fastlr import LinearRegression, LogisticRegression
 
 D = 300
 

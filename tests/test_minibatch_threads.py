@@ -5,6 +5,7 @@ and the same bits for the same ``n_threads``, run after run; the default ``n_thr
 
 import numpy as np
 import pytest
+
 from fastlr import LogisticRegression
 
 # 10 classes x 800 features x 1100 rows per batch = 8.8e6 multiply-adds: > 2 x 2^22, so

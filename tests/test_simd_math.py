@@ -76,7 +76,7 @@ def test_terms_agree_with_libm_scalar_path():
     z = _grid()
     y = np.where(np.arange(z.size) % 2 == 0, 1.0, 0.0)
     loss, _ = _logistic_terms(z, y)
-    ref = np.array([_py_logistic_loss(a, b) for a, b in zip(y, z)])
+    ref = np.array([_py_logistic_loss(a, b) for a, b in zip(y, z, strict=True)])
     np.testing.assert_allclose(loss, ref, rtol=8 * EPS, atol=TINY)
 
 
