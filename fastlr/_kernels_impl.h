@@ -915,38 +915,39 @@ static FASTLR_TARGET int SFX(fastlr_predict)(int head, const FLT *X, ptrdiff_t d
     int bad = 0;  /* set when some logit is NaN or infinite */
     ptrdiff_t r = start, t;
     if (head == FASTLR_LOGISTIC) {
-        double z[4];
-        for (; r < stop; r += 4) {
-            int nr = stop - r < 4 ? (int)(stop - r) : 4;
-            if (nr == 4) {
-                ptrdiff_t i[4];
-                for (t = 0; t < 4; t++) {
-                    i[t] = ROW(r + t);
-                    PREFETCH_X_AHEAD(r + t);
+        /* a block of logits first, then their links: the exponentials of a block are
+         * independent, where one exp per 4 rows between dot products left the core waiting
+         * on each exp's dependency chain (10k x 20 predict_proba: 152 -> 66 us) */
+        double z[64], p1[64], p0[64];
+        for (; r < stop; r += 64) {
+            int nr = stop - r < 64 ? (int)(stop - r) : 64;
+            for (t = 0; t + 4 <= nr; t += 4) {
+                ptrdiff_t i[4], u;
+                for (u = 0; u < 4; u++) {
+                    i[u] = ROW(r + t + u);
+                    PREFETCH_X_AHEAD(r + t + u);
                 }
                 SFX(dot_4rows)(X + i[0] * d, X + i[1] * d, X + i[2] * d, X + i[3] * d, W, d,
-                               z);
-            } else {
-                for (t = 0; t < nr; t++) z[t] = SFX(fastlr_dot)(X + ROW(r + t) * d, W, d);
+                               z + t);
             }
+            for (; t < nr; t++) z[t] = SFX(fastlr_dot)(X + ROW(r + t) * d, W, d);
             for (t = 0; t < nr; t++) {
                 z[t] += b[0];
                 bad |= (z[t] - z[t]) != 0.0;
             }
             if (!proba) {
                 for (t = 0; t < nr; t++) SFX(put)(out, out_f32, (r + t) * ocols, z[t]);
-            } else {
-                double p1[4], p0[4];
-                SFX(sigmoid_n)(z, nr, p1, p0);
-                for (t = 0; t < nr; t++) {
-                    if (ocols == 2) {
-                        SFX(put)(out, out_f32, (r + t) * 2, p0[t]);
-                        SFX(put)(out, out_f32, (r + t) * 2 + 1, p1[t]);
-                    } else {
-                        SFX(put)(out, out_f32, r + t, p1[t]);
-                    }
-                }
+                continue;
             }
+            for (t = 0; t < nr; t += 4)
+                SFX(sigmoid_n)(z + t, nr - t < 4 ? nr - t : 4, p1 + t, p0 + t);
+            if (ocols == 2)
+                for (t = 0; t < nr; t++) {
+                    SFX(put)(out, out_f32, (r + t) * 2, p0[t]);
+                    SFX(put)(out, out_f32, (r + t) * 2 + 1, p1[t]);
+                }
+            else
+                for (t = 0; t < nr; t++) SFX(put)(out, out_f32, r + t, p1[t]);
         }
         return bad;
     }
