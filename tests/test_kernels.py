@@ -584,6 +584,21 @@ def test_predict_linear_threads_identical(head):
         np.testing.assert_array_equal(o1, o2)
 
 
+@pytest.mark.parametrize("n", [1, 3, 63, 64, 65, 131])
+@pytest.mark.parametrize("proba", [False, True])
+@pytest.mark.parametrize("head", ["logistic", "softmax"])
+def test_predict_linear_row_blocks(head, proba, n):
+    # the binary head links blocks of 64 rows (4-row dot groups, a 1-3 row tail); each row
+    # must still get its own logit and probability across every block and tail boundary
+    X, _, _, coef, b = make_problem(head, n=n, d=21, seed=13, coef_scale=1.5)
+    k = coef.shape[0]
+    ncol = 2 if head == "logistic" and proba else k
+    res = _loss.predict_linear(head, X, coef, b, np.full((n, ncol), np.nan), proba=proba)
+    ref = R.predict(head, X, coef, b, proba=proba)
+    zmag = (np.abs(b) + np.abs(X) @ np.abs(coef).T).max(axis=1, keepdims=True)
+    assert_close(res, ref, RTOL, RTOL * zmag, "predict")
+
+
 def test_predict_linear_empty():
     X = np.empty((0, 3))
     out = np.empty((0, 3))
