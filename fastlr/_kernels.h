@@ -118,7 +118,7 @@ typedef struct {
     double lr, momentum;
     double beta1, beta2, eps;
     double step_size;  /* Adam: lr / (1 - beta1^t) */
-    double bc2s;       /* Adam: sqrt(1 - beta2^t) */
+    double ibc2s;      /* Adam: 1 / sqrt(1 - beta2^t) */
     double scale;      /* the gradient is scale * g + l2 * p */
     double l2, l1;     /* penalties (0 for the intercept) */
 } fastlr_step_t;
@@ -195,9 +195,9 @@ static inline void fastlr_batch_update(fastlr_step_t *sW, fastlr_step_t *sb, lon
     sb->scale = scale;
     if (sW->adam) {
         sW->step_size = sW->lr / (1.0 - pow(sW->beta1, (double)step));
-        sW->bc2s = sqrt(1.0 - pow(sW->beta2, (double)step));
+        sW->ibc2s = 1.0 / sqrt(1.0 - pow(sW->beta2, (double)step));
         sb->step_size = sW->step_size;
-        sb->bc2s = sW->bc2s;
+        sb->ibc2s = sW->ibc2s;
     }
     fastlr_opt_step(sW, W + c0 * d, G + c0 * d, buf1 + c0 * d, buf2 + c0 * d, (c1 - c0) * d,
                     reg);

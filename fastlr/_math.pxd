@@ -34,7 +34,7 @@ cdef extern from "_kernels.h":
         double beta2
         double eps
         double step_size
-        double bc2s
+        double ibc2s
         double scale
         double l2
         double l1

@@ -121,7 +121,7 @@ cdef fastlr_step_t _step_settings(const EpochConfig* cfg, bint penalised) noexce
     s.beta2 = cfg.beta2
     s.eps = cfg.eps
     s.step_size = cfg.lr
-    s.bc2s = 1.0
+    s.ibc2s = 1.0
     s.scale = 1.0
     s.l2 = cfg.alpha_l2 if penalised else 0.0
     s.l1 = cfg.alpha_l1 if penalised else 0.0
