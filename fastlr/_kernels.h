@@ -39,9 +39,11 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define FASTLR_PREFETCH(p) __builtin_prefetch((const void *)(p), 0, 3)
+#define FASTLR_PREFETCH_L2(p) __builtin_prefetch((const void *)(p), 0, 2)
 #define FASTLR_VECTOR 1
 #else
 #define FASTLR_PREFETCH(p) ((void)0)
+#define FASTLR_PREFETCH_L2(p) ((void)0)
 #define FASTLR_VECTOR 0
 #endif
 

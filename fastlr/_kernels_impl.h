@@ -609,7 +609,8 @@ static inline FASTLR_TARGET void SFX(dot_blk)(const FLT *const *xs, const double
 #define FASTLR_JV 4
 static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_cbr)(
         const double *A, const FLT *const *xs, int nr, double *GW, ptrdiff_t d,
-        ptrdiff_t k, ptrdiff_t c, ptrdiff_t kq, const int CB, double *ab) {
+        ptrdiff_t k, ptrdiff_t c, ptrdiff_t kq, const int CB, double *ab,
+        const FLT *const *pfn, int npf) {
     ptrdiff_t j;
     int r, q, v;
     /* the block's coefficients for these classes, padded with zeros to CB */
@@ -621,6 +622,10 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_cbr)(
             for (v = 0; v < FASTLR_JV; v++) acc[q][v] = VZERO;
         for (r = 0; r < nr; r++) {
             SFX(vd) xv[FASTLR_JV];
+            /* the next block's rows, into L2, over the same columns as this step reads */
+            if (r < npf)
+                for (v = 0; v < FASTLR_JV * FASTLR_VW * (int)sizeof(FLT); v += 64)
+                    FASTLR_PREFETCH_L2((const char *)(pfn[r] + j) + v);
             for (v = 0; v < FASTLR_JV; v++) xv[v] = SFX(ld_x)(xs[r] + j + v * FASTLR_VW);
             for (q = 0; q < CB; q++) {
                 double aq = ab[r * CB + q];
@@ -633,6 +638,11 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_cbr)(
                 SFX(st_d)(g + v * FASTLR_VW, SFX(ld_d)(g + v * FASTLR_VW) + acc[q][v]);
         }
     }
+    for (r = 0; r < npf; r++)
+        if (j < d) {
+            FASTLR_PREFETCH_L2(pfn[r] + j);
+            FASTLR_PREFETCH_L2(pfn[r] + d - 1);
+        }
     for (; j + FASTLR_VW <= d; j += FASTLR_VW) {
         SFX(vd) acc[5];
         for (q = 0; q < CB; q++) acc[q] = VZERO;
@@ -680,6 +690,16 @@ static inline void SFX(gather_block)(const FLT *X, ptrdiff_t d, const ptrdiff_t 
         xs[t] = X + i[t] * d;
     }
     for (; t % KROWS != 0; t++) xs[t] = xs[nr - 1];
+}
+
+/* The rows of the next block, [r, r + nr) capped at pf_limit: their count, pointers in pf.
+ * The gradient pass of a block prefetches them into L2, so that the next block's logits do
+ * not wait on memory. */
+static inline int SFX(next_rows)(const FLT *X, ptrdiff_t d, const ptrdiff_t *idx, ptrdiff_t r,
+                                 ptrdiff_t nr, ptrdiff_t pf_limit, const FLT **pf) {
+    ptrdiff_t t, n = pf_limit - r < nr ? pf_limit - r : nr;
+    for (t = 0; t < n; t++) pf[t] = X + ROW(r + t) * d;
+    return n > 0 ? (int)n : 0;
 }
 
 /* z[t k + c] = x_t . W_c + b_c for the block's nr rows (KROWS at a time, the last group
@@ -733,12 +753,14 @@ static inline FASTLR_TARGET double SFX(block_head)(int head, double *z, ptrdiff_
 static inline FASTLR_TARGET void SFX(block_grad)(const double *A, const FLT *const *xs,
                                                  ptrdiff_t nr, double *GW, double *Gb,
                                                  ptrdiff_t d, ptrdiff_t k, int n5, int b0,
-                                                 int b1, double *ab) {
+                                                 int b1, double *ab, const FLT *const *pfn,
+                                                 int npf) {
     CLASS_BLOCK_LOOP(cb, c, kq, b0, b1) {
+        const int np = cb == b0 ? npf : 0;
         if (cb < n5)
-            SFX(grad_cbr)(A, xs, (int)nr, GW, d, k, c, kq, 5, ab);
+            SFX(grad_cbr)(A, xs, (int)nr, GW, d, k, c, kq, 5, ab, pfn, np);
         else
-            SFX(grad_cbr)(A, xs, (int)nr, GW, d, k, c, kq, 4, ab);
+            SFX(grad_cbr)(A, xs, (int)nr, GW, d, k, c, kq, 4, ab, pfn, np);
         for (ptrdiff_t u = c; u < c + kq; u++) {
             double gb = A[u];
             for (ptrdiff_t t = 1; t < nr; t++) gb += A[t * k + u];
@@ -771,7 +793,9 @@ static FASTLR_TARGET double SFX(kout_rows)(int head, const FLT *X, ptrdiff_t d, 
         SFX(block_logits)(X, d, k, Y, ycols, sw, idx, r, nr, pf_limit, xs, W, b, n5, 0, nblk,
                           scratch);
         loss += SFX(block_head)(head, scratch, nr, k, Y, ycols, i, sw, lw);
-        SFX(block_grad)(scratch, xs, nr, GW, Gb, d, k, n5, 0, nblk, ab);
+        const FLT *pfn[FASTLR_BLOCK_ROWS];
+        int npf = SFX(next_rows)(X, d, idx, r + nr, nr, pf_limit, pfn);
+        SFX(block_grad)(scratch, xs, nr, GW, Gb, d, k, n5, 0, nblk, ab, pfn, npf);
         r += nr;
     }
 #endif
@@ -1216,7 +1240,9 @@ static FASTLR_TARGET void SFX(fastlr_split_batches)(fastlr_split_t *a, const FLT
                 SFX(gather_block)(X, d, idx, r, nr, i, xs);
                 memcpy(A, Z + (r - start) * k, nr * k * sizeof(double));
                 bl += SFX(block_head)(head, A, nr, k, Y, ycols, i, sw, a->lw);
-                SFX(block_grad)(A, xs, nr, G, G + kd, d, k, n5, b0, b1, ab);
+                const FLT *pfn[FASTLR_BLOCK_ROWS];
+                int npf = SFX(next_rows)(X, d, idx, r + nr, nr, m, pfn);
+                SFX(block_grad)(A, xs, nr, G, G + kd, d, k, n5, b0, b1, ab, pfn, npf);
             }
             inv = a->loss_scale / (double)(stop - start);
             bl *= inv;
