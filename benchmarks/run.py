@@ -90,18 +90,29 @@ shape_label = bf._problem_label
 make_data = bf.make_problem
 
 
-def _interleaved(fns, repeats, settle=0.0):
-    """Medians of the seconds of each callable, repeats interleaved, each call after a
-    pause of ``settle`` seconds (see bench_fullbatch.SETTLE_S)."""
+def _interleaved(fns, repeats, settle=0.0, min_time=0.0):
+    """Medians of the seconds per call of each callable, repeats interleaved, each after a
+    pause of ``settle`` seconds (see bench_fullbatch.SETTLE_S). With ``min_time``, a repeat
+    times ``number`` back-to-back calls, enough to last about ``min_time`` (calibrated per
+    callable from one call beforehand, the same for all its repeats), and divides: a
+    throughput, where one call of well under a millisecond timed alone after the pause
+    mostly measures a core waking up. Returns the medians, the per-call times of the
+    repeats, and each callable's ``number``."""
+    number = dict.fromkeys(fns, 1)
+    for key, fn in fns.items() if min_time else ():
+        t0 = time.perf_counter()
+        fn()
+        number[key] = max(1, int(min_time / max(time.perf_counter() - t0, 1e-7)))
     times = {key: [] for key in fns}
     for _ in range(repeats):
         for key, fn in fns.items():
             if settle:
                 time.sleep(settle)
             t0 = time.perf_counter()
-            fn()
-            times[key].append(time.perf_counter() - t0)
-    return {key: _median(ts) for key, ts in times.items()}, times
+            for _ in range(number[key]):
+                fn()
+            times[key].append((time.perf_counter() - t0) / number[key])
+    return {key: _median(ts) for key, ts in times.items()}, times, number
 
 
 # ---------------------------------------------------------------------------------------
@@ -133,7 +144,7 @@ def machine_limits(nbytes, repeats, matmul_n):
     t_end = time.perf_counter() + 0.5
     while time.perf_counter() < t_end:
         _parallel_sum(parts)
-    _, times = _interleaved({"sum_1thread_s": a.sum,
+    _, times, _ = _interleaved({"sum_1thread_s": a.sum,
                              "sum_threads_s": lambda parts=parts: _parallel_sum(parts)},
                             max(repeats, 7))
     med = {key: min(ts) for key, ts in times.items()}
@@ -528,6 +539,11 @@ def epoch_section(shape, X, y, stream, args, progress, t_start):
 # predict_proba throughput.
 # ---------------------------------------------------------------------------------------
 
+# A predict_proba repeat lasts at least about this long (see _interleaved): the large
+# shapes' calls already do (one call per repeat); the small shape's are timed over ~100.
+PREDICT_MIN_TIME_S = 0.02
+
+
 def predict_section(shape, X, y, args):
     """Rows per second of predict_proba on all of X (medians, interleaved)."""
     kind, n, d, k, dtype = shape
@@ -577,8 +593,8 @@ def predict_section(shape, X, y, args):
                 notes["torch-forward"] = "returns P(y=1) only, (n, 1); the others (n, 2)"
     for fn in fns.values():                     # warm-up
         fn()
-    med, times = _interleaved(fns, max(args.repeats, 3 if args.quick else 5),
-                              settle=args.settle_s)
+    med, times, number = _interleaved(fns, max(args.repeats, 3 if args.quick else 5),
+                                      settle=args.settle_s, min_time=PREDICT_MIN_TIME_S)
     if "torch-forward" in fns:
         torch.set_num_threads(old)
     rows = []
@@ -589,6 +605,9 @@ def predict_section(shape, X, y, args):
                "ratio_to_fastlr": t / base if base else None}
         ts = times[key]
         note = notes.get(key, "")
+        if number[key] > 1:
+            note = "; ".join(filter(None, [note, f"{number[key]} calls per repeat"]))
+        row["calls_per_repeat"] = number[key]
         if len(ts) > 1 and max(ts) > be.NOISY_SPREAD * min(ts):
             note = "; ".join(filter(None, [note, f"noisy: repeats {_fmt_s(min(ts))}-"
                                                  f"{_fmt_s(max(ts))} s"]))

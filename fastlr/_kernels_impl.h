@@ -160,7 +160,25 @@ static inline FASTLR_TARGET void SFX(dot_4rows)(const FLT *x0, const FLT *x1, co
         a2 += SFX(ld_x)(x2 + j) * wv;
         a3 += SFX(ld_x)(x3 + j) * wv;
     }
+#if FASTLR_X86_DISPATCH && FASTLR_VW == 8
+    {
+        /* the four horizontal sums together, in hsum's order: lane pairs, then pairs of
+         * pairs, then the two 256-bit halves (12 instructions instead of about 40) */
+        __m512d p01 = _mm512_add_pd(_mm512_unpacklo_pd((__m512d)a0, (__m512d)a1),
+                                    _mm512_unpackhi_pd((__m512d)a0, (__m512d)a1));
+        __m512d p23 = _mm512_add_pd(_mm512_unpacklo_pd((__m512d)a2, (__m512d)a3),
+                                    _mm512_unpackhi_pd((__m512d)a2, (__m512d)a3));
+        __m512d q = _mm512_add_pd(_mm512_shuffle_f64x2(p01, p23, 0x88),
+                                  _mm512_shuffle_f64x2(p01, p23, 0xdd));
+        __m512d f = _mm512_add_pd(_mm512_shuffle_f64x2(q, q, 0x08),
+                                  _mm512_shuffle_f64x2(q, q, 0x0d));
+        double sv[8];
+        _mm512_storeu_pd(sv, f);
+        s0 = sv[0]; s1 = sv[1]; s2 = sv[2]; s3 = sv[3];
+    }
+#else
     s0 = SFX(hsum)(a0); s1 = SFX(hsum)(a1); s2 = SFX(hsum)(a2); s3 = SFX(hsum)(a3);
+#endif
 #endif
     for (; j < d; j++) {
         s0 += (double)x0[j] * w[j];
