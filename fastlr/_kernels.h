@@ -125,6 +125,17 @@ typedef struct {
     double l2, l1;     /* penalties (0 for the intercept) */
 } fastlr_step_t;
 
+/* The optimiser step applied inside the gradient pass of a batch that is one row block
+ * (fastlr_split_batches): each tile of the coefficients' gradient updates W and the
+ * optimiser buffers as soon as it is complete, so the gradient of W is never stored. s is
+ * a copy (stores to W cannot alias it); reg gets the updated coefficients' sum p^2 and
+ * sum |p| when s.want_reg. */
+typedef struct {
+    fastlr_step_t s;
+    double *W, *buf1, *buf2;
+    double reg[2];
+} fastlr_fuse_t;
+
 /* A mini-batch epoch's batches with the classes shared by threads (_kernels_impl.h,
  * fastlr_split_batches; AVX-512 copies, OpenMP builds). */
 typedef struct {
@@ -136,6 +147,8 @@ typedef struct {
     fastlr_step_t sW, sb;              /* the coefficients' and the intercepts' settings */
     double loss_scale, alpha_l2, alpha_l1;
     int penalised, fit_intercept;
+    int fuse;                          /* 1: a batch of one row block takes its step inside
+                                        * the gradient pass (fastlr_fuse_t); 0: never */
     double *Z, *scratch, *regp;        /* work: see fastlr_split_batches */
     long long *bar;                    /* 16 zeros: the barrier's counter and generation */
     long step;                         /* IN/OUT: optimiser steps taken */
@@ -188,11 +201,10 @@ static inline void fastlr_opt_step(const fastlr_step_t *s, double *p, double *g,
  * (the intercepts' too when they are not fitted); with sW->want_reg, reg gets the updated
  * coefficients' penalty sums. _sgd.run_epoch runs it for all outputs, each thread of
  * fastlr_split_batches for its own. */
-static inline void fastlr_batch_update(fastlr_step_t *sW, fastlr_step_t *sb, long step,
-                                       double scale, int fit_intercept, double *W, double *b,
-                                       double *G, double *buf1, double *buf2, ptrdiff_t d,
-                                       ptrdiff_t k, ptrdiff_t c0, ptrdiff_t c1, double *reg) {
-    const ptrdiff_t kd = k * d;
+/* The per-batch settings of a step: the gradient's scale and Adam's bias corrections for
+ * optimiser step number `step`. */
+static inline void fastlr_step_prepare(fastlr_step_t *sW, fastlr_step_t *sb, long step,
+                                       double scale) {
     sW->scale = scale;
     sb->scale = scale;
     if (sW->adam) {
@@ -201,12 +213,29 @@ static inline void fastlr_batch_update(fastlr_step_t *sW, fastlr_step_t *sb, lon
         sb->step_size = sW->step_size;
         sb->ibc2s = sW->ibc2s;
     }
-    fastlr_opt_step(sW, W + c0 * d, G + c0 * d, buf1 + c0 * d, buf2 + c0 * d, (c1 - c0) * d,
-                    reg);
+}
+
+/* The intercepts' part of a batch update: outputs [c0, c1) of b from their gradient sums
+ * G (k d + k; the intercepts' sums from G + k d), which are zeroed. */
+static inline void fastlr_intercept_update(const fastlr_step_t *sb, int fit_intercept,
+                                           double *b, double *G, double *buf1, double *buf2,
+                                           ptrdiff_t d, ptrdiff_t k, ptrdiff_t c0,
+                                           ptrdiff_t c1) {
+    const ptrdiff_t kd = k * d;
     if (fit_intercept)
         fastlr_opt_step(sb, b + c0, G + kd + c0, buf1 + kd + c0, buf2 + kd + c0, c1 - c0, NULL);
     else
         memset(G + kd + c0, 0, (c1 - c0) * sizeof(double));
+}
+
+static inline void fastlr_batch_update(fastlr_step_t *sW, fastlr_step_t *sb, long step,
+                                       double scale, int fit_intercept, double *W, double *b,
+                                       double *G, double *buf1, double *buf2, ptrdiff_t d,
+                                       ptrdiff_t k, ptrdiff_t c0, ptrdiff_t c1, double *reg) {
+    fastlr_step_prepare(sW, sb, step, scale);
+    fastlr_opt_step(sW, W + c0 * d, G + c0 * d, buf1 + c0 * d, buf2 + c0 * d, (c1 - c0) * d,
+                    reg);
+    fastlr_intercept_update(sb, fit_intercept, b, G, buf1, buf2, d, k, c0, c1);
 }
 
 /* ---- layer 2: row loops, one copy per (dtype, instruction set) ---------------------- */
@@ -383,6 +412,19 @@ static inline int fastlr_predict_f32(int head, const float *X, ptrdiff_t d, ptrd
 static inline void fastlr_opt_step(const fastlr_step_t *s, double *p, double *g, double *buf1,
                                    double *buf2, ptrdiff_t m, double *reg) {
     fastlr_opt_step_impl(s, p, g, buf1, buf2, m, reg);
+}
+/* The most rows a batch of fastlr_split_batches may have to take its step inside the
+ * gradient pass (one row block, fastlr_fuse_t), for rows of d values of itemsize bytes;
+ * 0 where it does not run. */
+static inline ptrdiff_t fastlr_fused_batch_rows(ptrdiff_t d, int itemsize) {
+#if FASTLR_X86_DISPATCH
+    if (fastlr_split_f64_impl == NULL) return 0;
+    return itemsize == 4 ? block_rows_f32_avx512(d) : block_rows_f64_avx512(d);
+#else
+    (void)d;
+    (void)itemsize;
+    return 0;
+#endif
 }
 /* Whether fastlr_split_batches can run (AVX-512 kernels in an OpenMP build), and the
  * number of class blocks it shares out for k outputs (it needs at least 2). */

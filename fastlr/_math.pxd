@@ -77,6 +77,7 @@ cdef extern from "_kernels.h":
         int penalised
         int fit_intercept
         double* Z
+        int fuse
         double* scratch
         double* regp
         long long* bar
@@ -85,6 +86,7 @@ cdef extern from "_kernels.h":
         Py_ssize_t ran
         int status
     int fastlr_split_available() noexcept nogil
+    Py_ssize_t fastlr_fused_batch_rows(Py_ssize_t d, int itemsize) noexcept nogil
     int fastlr_class_blocks(Py_ssize_t k) noexcept nogil
     void fastlr_split_batches_f64(fastlr_split_t* a, const double* X, Py_ssize_t lo,
                                   Py_ssize_t hi) noexcept nogil

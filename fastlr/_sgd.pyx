@@ -37,6 +37,7 @@ import numpy as np
 
 from fastlr._math cimport (floating, fastlr_step_t, fastlr_batch_update, fastlr_select_kernels,
                            fastlr_split_t, fastlr_split_available, fastlr_class_blocks,
+                           fastlr_fused_batch_rows,
                            fastlr_split_batches_f32, fastlr_split_batches_f64,
                            fastlr_scratch_size)
 from fastlr._loss cimport loss_grad, workspace_size, HEAD_LOGISTIC
@@ -88,6 +89,31 @@ cdef int split_threads(int head, Py_ssize_t bs, Py_ssize_t d, Py_ssize_t k,
     if nt < 2 or bs * k * d < MIN_SPLIT_WORK_PER_THREAD * nt:
         return 0
     return nt
+
+# Taking the step inside the gradient pass (fused_batches) can be switched off, for the
+# tests that compare it with the separate gradient and step.
+cdef bint FUSE = True
+
+
+def _set_fused(bint on):
+    """Switch the fused gradient-and-step batches on or off (tests only); returns the
+    previous setting."""
+    global FUSE
+    cdef bint old = FUSE
+    FUSE = on
+    return old
+
+
+cdef bint fused_batches(int head, Py_ssize_t bs, Py_ssize_t d, Py_ssize_t k, int n_threads,
+                        int itemsize) noexcept nogil:
+    """Whether a k-output epoch runs through ``fastlr_split_batches`` even on one thread:
+    its batches are one row block each, so the kernel takes each step inside the
+    gradient pass (``fastlr_fuse_t``), with the same coefficients, bit for bit, as the
+    separate gradient and step (tests/test_class_split.py)."""
+    return (FUSE and head != HEAD_LOGISTIC and fastlr_split_available()
+            and bs <= fastlr_fused_batch_rows(d, itemsize)
+            and not rows_split(bs, k * d, n_threads))
+
 
 cdef struct EpochConfig:
     int head
@@ -186,6 +212,8 @@ def run_epoch(const floating[:, ::1] X,          # IN (n, d)
     # The step zeroes the gradient it consumes, so G is zero at the start of every batch.
     grad = np.zeros(kd + k, dtype=np.float64)
     cdef int snt = split_threads(cfg.head, bs, d, k, n_threads)
+    if snt == 0 and fused_batches(cfg.head, bs, d, k, n_threads, sizeof(floating)):
+        snt = 1
     cdef fastlr_split_t sp
     cdef double[::1] zb, ssc, rgp
     cdef long long[::1] bar_v
@@ -233,6 +261,7 @@ def run_epoch(const floating[:, ::1] X,          # IN (n, d)
             sp.alpha_l1 = cfg.alpha_l1
             sp.penalised = penalised
             sp.fit_intercept = cfg.fit_intercept
+            sp.fuse = FUSE
             sp.Z = &zb[0]
             sp.scratch = &ssc[0]
             sp.regp = &rgp[0]
@@ -278,6 +307,13 @@ def run_epoch(const floating[:, ::1] X,          # IN (n, d)
 def n_batches(Py_ssize_t m, Py_ssize_t batch_size, bint drop_last):
     """Batches in an epoch over m rows."""
     return m // batch_size if drop_last else (m + batch_size - 1) // batch_size
+
+
+def fused_batch_rows(Py_ssize_t d, int itemsize):
+    """The largest batch whose step is taken inside the gradient pass for rows of ``d``
+    values of ``itemsize`` bytes (0 where the fused path does not run: no AVX-512 kernels
+    or no OpenMP), for tests and benchmarks."""
+    return fastlr_fused_batch_rows(d, itemsize)
 
 
 def batch_threads(int head, Py_ssize_t batch_size, Py_ssize_t d, Py_ssize_t k,
