@@ -53,6 +53,29 @@ static inline FASTLR_TARGET double SFX(hsum)(SFX(vd) v) {
 }
 #define VZERO ((SFX(vd)){0})
 
+/* out[i] = hsum(a_i) for four vectors, in hsum's order. With AVX-512 the four sums are
+ * formed together: lane pairs, pairs of pairs, then the two 256-bit halves (12
+ * instructions instead of about 40). */
+static inline FASTLR_TARGET void SFX(hsum4)(SFX(vd) a0, SFX(vd) a1, SFX(vd) a2, SFX(vd) a3,
+                                            double *out) {
+#if FASTLR_X86_DISPATCH && FASTLR_VW == 8
+    __m512d p01 = _mm512_add_pd(_mm512_unpacklo_pd((__m512d)a0, (__m512d)a1),
+                                _mm512_unpackhi_pd((__m512d)a0, (__m512d)a1));
+    __m512d p23 = _mm512_add_pd(_mm512_unpacklo_pd((__m512d)a2, (__m512d)a3),
+                                _mm512_unpackhi_pd((__m512d)a2, (__m512d)a3));
+    __m512d q = _mm512_add_pd(_mm512_shuffle_f64x2(p01, p23, 0x88),
+                              _mm512_shuffle_f64x2(p01, p23, 0xdd));
+    __m512d f = _mm512_add_pd(_mm512_shuffle_f64x2(q, q, 0x08),
+                              _mm512_shuffle_f64x2(q, q, 0x0d));
+    _mm256_storeu_pd(out, _mm512_castpd512_pd256(f));
+#else
+    out[0] = SFX(hsum)(a0);
+    out[1] = SFX(hsum)(a1);
+    out[2] = SFX(hsum)(a2);
+    out[3] = SFX(hsum)(a3);
+#endif
+}
+
 /* ---- 4-lane double math for the binary head (4 rows at a time) ----------------------
  * exp and log1p accurate to about 1 ulp (checked against libm in tests/test_kernels.py),
  * written with plain + - * / so that every instruction set computes them the same way up
@@ -160,25 +183,11 @@ static inline FASTLR_TARGET void SFX(dot_4rows)(const FLT *x0, const FLT *x1, co
         a2 += SFX(ld_x)(x2 + j) * wv;
         a3 += SFX(ld_x)(x3 + j) * wv;
     }
-#if FASTLR_X86_DISPATCH && FASTLR_VW == 8
     {
-        /* the four horizontal sums together, in hsum's order: lane pairs, then pairs of
-         * pairs, then the two 256-bit halves (12 instructions instead of about 40) */
-        __m512d p01 = _mm512_add_pd(_mm512_unpacklo_pd((__m512d)a0, (__m512d)a1),
-                                    _mm512_unpackhi_pd((__m512d)a0, (__m512d)a1));
-        __m512d p23 = _mm512_add_pd(_mm512_unpacklo_pd((__m512d)a2, (__m512d)a3),
-                                    _mm512_unpackhi_pd((__m512d)a2, (__m512d)a3));
-        __m512d q = _mm512_add_pd(_mm512_shuffle_f64x2(p01, p23, 0x88),
-                                  _mm512_shuffle_f64x2(p01, p23, 0xdd));
-        __m512d f = _mm512_add_pd(_mm512_shuffle_f64x2(q, q, 0x08),
-                                  _mm512_shuffle_f64x2(q, q, 0x0d));
-        double sv[8];
-        _mm512_storeu_pd(sv, f);
+        double sv[4];
+        SFX(hsum4)(a0, a1, a2, a3, sv);
         s0 = sv[0]; s1 = sv[1]; s2 = sv[2]; s3 = sv[3];
     }
-#else
-    s0 = SFX(hsum)(a0); s1 = SFX(hsum)(a1); s2 = SFX(hsum)(a2); s3 = SFX(hsum)(a3);
-#endif
 #endif
     for (; j < d; j++) {
         s0 += (double)x0[j] * w[j];
@@ -651,8 +660,16 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(dot_cb)(
         if (pf != NULL && (j & (64 / (ptrdiff_t)sizeof(FLT) - 1)) == 0)
             for (r = 0; r < KROWS; r++) FASTLR_PREFETCH(pf[r] + j);
     }
-    for (r = 0; r < KROWS; r++)
-        for (q = 0; q < CB; q++) s[r][q] = SFX(hsum)(acc[r][q]);
+#if KROWS != 4
+#error "dot_cb's horizontal sums assume KROWS == 4"
+#endif
+    /* each row's first four classes, then the fifth class of the four rows */
+    for (r = 0; r < KROWS; r++) SFX(hsum4)(acc[r][0], acc[r][1], acc[r][2], acc[r][3], s[r]);
+    if (CB == 5) {
+        double s4[4];
+        SFX(hsum4)(acc[0][4], acc[1][4], acc[2][4], acc[3][4], s4);
+        for (r = 0; r < KROWS; r++) s[r][4] = s4[r];
+    }
     for (; j < d; j++)
         for (r = 0; r < KROWS; r++) {
             double xj = xs[r][j];
