@@ -368,8 +368,7 @@ class _LinearModel(BaseEstimator):
         # than a BLAS product plus a separate link: the binary head streams X once, and for
         # k outputs the register blocks of rows x classes beat BLAS on these skinny
         # (n x d) @ (d x k) products (see benchmarks/run.py's predict section).
-        with np.errstate(over="ignore"):
-            nonfinite = predict_into(head, Xa, coef, intercept, out, proba, nt)
+        nonfinite = predict_into(head, Xa, coef, intercept, out, proba, nt)
         if nonfinite:
             # raises the NaN / infinity error if X has one; else X is finite and a logit
             # overflowed (huge features), and the result is what the double pass gives
