@@ -19,8 +19,10 @@
  * AVX-512 blocks of up to 32 rows: logits 4 rows x 5 (or 4) classes at a time, then the
  * gradient in tiles of 5 (or 4) classes x 32 columns accumulated in registers over the
  * whole block. Small batches of the k-output heads can be shared by threads by classes
- * (fastlr_split_batches). The optimiser step and prediction have SIMD copies too. Rows
- * ahead are software-prefetched, in shuffled and in sequential passes.
+ * (fastlr_split_batches); a batch that is one row block takes its optimiser step inside
+ * the gradient pass, tile by tile (fastlr_fuse_t). The optimiser step and prediction have
+ * SIMD copies too. Rows ahead are software-prefetched, in shuffled and in sequential
+ * passes; the gradient pass of a row block prefetches the next block's rows.
  * Summation orders depend only on the shapes, so results are reproducible run to run
  * (they may differ in the last bits between the instruction sets, i.e. between machines).
  *
