@@ -109,7 +109,7 @@ cdef bint fused_batches(int head, Py_ssize_t bs, Py_ssize_t d, Py_ssize_t k, int
     """Whether a k-output epoch runs through ``fastlr_split_batches`` even on one thread:
     its batches are one row block each, so the kernel takes each step inside the
     gradient pass (``fastlr_fuse_t``), with the same coefficients, bit for bit, as the
-    separate gradient and step (tests/test_class_split.py)."""
+    separate gradient and step (tests/test_fused_step.py)."""
     return (FUSE and head != HEAD_LOGISTIC and fastlr_split_available()
             and bs <= fastlr_fused_batch_rows(d, itemsize)
             and not rows_split(bs, k * d, n_threads))
