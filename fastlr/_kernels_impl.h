@@ -99,21 +99,25 @@ static inline FASTLR_TARGET SFX(v4) SFX(horner4)(SFX(v4) x, const double *c, int
 /* e^x for x <= 0 (x = -|z|); NaN stays NaN, x < -800 gives 0. Cody-Waite reduction
  * x = k ln2 + r, |r| <= ln2 / 2, ln2's high part with 32 significant bits so k ln2_hi is
  * exact; e^r by its Taylor series to r^13 (truncation < 5e-18 relative); 2^k applied as
- * two factors 2^(k/2) so results in the subnormal range round once, like libm's. */
-static inline FASTLR_TARGET SFX(v4) SFX(exp_neg4)(SFX(v4) x) {
-    const SFX(v4) lo_clip = {-800.0, -800.0, -800.0, -800.0};
-    const double magic = 0x1.8p52;  /* adding it rounds to an integer held in the low bits */
-    SFX(i4) clip = x < lo_clip;
-    x = SFX(sel4)(clip, lo_clip, x);
-    SFX(v4) t = x * 0x1.71547652b82fep+0 + magic;
-    SFX(v4) k = t - magic;
-    SFX(v4) r = (x - k * 0x1.62e42feep-1) - k * 0x1.a39ef35793c76p-33;
-    SFX(v4) p = SFX(horner4)(r, fastlr_exp_taylor, 14);
-    SFX(i4) ki = (SFX(i4))t - (SFX(i4))((SFX(v4)){magic, magic, magic, magic});
-    SFX(i4) k1 = ki >> 1, k2 = ki - k1;
-    SFX(v4) s1 = (SFX(v4))((k1 + 1023) << 52), s2 = (SFX(v4))((k2 + 1023) << 52);
-    return p * s1 * s2;
-}
+ * two factors 2^(k/2) so results in the subnormal range round once, like libm's.
+ * Defined for a vector type V (integer type I, lane select SEL): exp_neg4 here (4 lanes
+ * on every instruction set) and exp_neg_v (FASTLR_VW lanes, for prediction) below, the
+ * same operations lane by lane. Adding magic rounds to an integer held in the low bits. */
+#define FASTLR_DEFINE_EXP_NEG(name, V, I, SEL)                                           \
+    static inline FASTLR_TARGET V name(V x) {                                            \
+        const V zero = {0}, lo_clip = zero - 800.0, magic = zero + 0x1.8p52;             \
+        x = SEL(x < lo_clip, lo_clip, x);                                                \
+        V t = x * 0x1.71547652b82fep+0 + magic;                                          \
+        V k = t - magic;                                                                 \
+        V r = (x - k * 0x1.62e42feep-1) - k * 0x1.a39ef35793c76p-33;                     \
+        V p = r * fastlr_exp_taylor[0] + fastlr_exp_taylor[1];                           \
+        for (int i = 2; i < 14; i++) p = p * r + fastlr_exp_taylor[i];                   \
+        I ki = (I)t - (I)magic;                                                          \
+        I k1 = ki >> 1, k2 = ki - k1;                                                    \
+        V s1 = (V)((k1 + 1023) << 52), s2 = (V)((k2 + 1023) << 52);                      \
+        return p * s1 * s2;                                                              \
+    }
+FASTLR_DEFINE_EXP_NEG(SFX(exp_neg4), SFX(v4), SFX(i4), SFX(sel4))
 
 /* log1p(e) for e in [0, 1], given inv = 1 / (1 + e) (the sigmoid, already needed).
  * u = 1 + e rounded, c = e - (u - 1) its rounding error (exact), log1p(e) = log(u) + c / u.
@@ -995,26 +999,14 @@ static FASTLR_TARGET void SFX(fastlr_logistic_terms)(const double *z, const doub
 
 /* ---- prediction: z = W x + b and the link, rows independent -------------------------- */
 
+/* p1[i] = sigmoid(z[i]), p0[i] = sigmoid(-z[i]) for n <= FASTLR_SIG_N logits, from one
+ * e^-|z| each: a full SIMD vector at a time (exp_neg_v, exp_neg4's operations on
+ * FASTLR_VW lanes), or four through libm's exp without vector extensions. */
 #if FASTLR_VECTOR
-/* exp_neg4's arithmetic on a whole vector of FASTLR_VW lanes (8 with AVX-512): the same
- * operations lane by lane, twice the values per instruction. */
-static inline FASTLR_TARGET SFX(vd) SFX(exp_neg_v)(SFX(vd) x) {
-    const SFX(vd) lo_clip = VZERO - 800.0, magic = VZERO + 0x1.8p52;
-    x = SFX(selv)(x < lo_clip, lo_clip, x);
-    SFX(vd) t = x * 0x1.71547652b82fep+0 + magic;
-    SFX(vd) k = t - magic;
-    SFX(vd) r = (x - k * 0x1.62e42feep-1) - k * 0x1.a39ef35793c76p-33;
-    SFX(vd) p = r * fastlr_exp_taylor[0] + fastlr_exp_taylor[1];
-    for (int i = 2; i < 14; i++) p = p * r + fastlr_exp_taylor[i];
-    SFX(vi) ki = (SFX(vi))t - (SFX(vi))magic;
-    SFX(vi) k1 = ki >> 1, k2 = ki - k1;
-    SFX(vd) s1 = (SFX(vd))((k1 + 1023) << 52), s2 = (SFX(vd))((k2 + 1023) << 52);
-    return p * s1 * s2;
-}
+#define FASTLR_SIG_N FASTLR_VW
+FASTLR_DEFINE_EXP_NEG(SFX(exp_neg_v), SFX(vd), SFX(vi), SFX(selv))
 
-/* the n <= FASTLR_VW values z[i]: p1[i] = sigmoid(z[i]), p0[i] = sigmoid(-z[i]), from
- * one e^-|z| (sigmoid_n's arithmetic, a vector at a time) */
-static inline FASTLR_TARGET void SFX(sigmoid_v)(const double *z, int n, double *p1,
+static inline FASTLR_TARGET void SFX(sigmoid_n)(const double *z, int n, double *p1,
                                                 double *p0) {
     const SFX(vd) one = VZERO + 1.0;
     SFX(vd) zv = VZERO, q1, q0;
@@ -1027,9 +1019,8 @@ static inline FASTLR_TARGET void SFX(sigmoid_v)(const double *z, int n, double *
     memcpy(p1, &q1, n * sizeof(double));
     memcpy(p0, &q0, n * sizeof(double));
 }
-#endif
-
-/* p1[i] = sigmoid(z[i]), p0[i] = sigmoid(-z[i]) for n <= 4 logits */
+#else
+#define FASTLR_SIG_N 4
 static inline FASTLR_TARGET void SFX(sigmoid_n)(const double *z, int n, double *p1,
                                                 double *p0) {
     double e[4], big, small;
@@ -1043,12 +1034,13 @@ static inline FASTLR_TARGET void SFX(sigmoid_n)(const double *z, int n, double *
         p0[i] = z[i] >= 0 ? small : big;
     }
 }
+#endif
 
-/* z[i] = sigmoid(z[i]) for n logits, four at a time */
+/* z[i] = sigmoid(z[i]) for n logits, FASTLR_SIG_N at a time */
 static inline FASTLR_TARGET void SFX(sigmoid_flat)(double *z, ptrdiff_t n) {
-    double p1[4], p0[4];
-    for (ptrdiff_t c = 0; c < n; c += 4) {
-        int nq = n - c < 4 ? (int)(n - c) : 4;
+    double p1[FASTLR_SIG_N], p0[FASTLR_SIG_N];
+    for (ptrdiff_t c = 0; c < n; c += FASTLR_SIG_N) {
+        int nq = n - c < FASTLR_SIG_N ? (int)(n - c) : FASTLR_SIG_N;
         SFX(sigmoid_n)(z + c, nq, p1, p0);
         memcpy(z + c, p1, nq * sizeof(double));
     }
@@ -1140,13 +1132,9 @@ static FASTLR_TARGET int SFX(fastlr_predict)(int head, const FLT *X, ptrdiff_t d
                 for (t = 0; t < nr; t++) SFX(put)(out, out_f32, (r + t) * ocols, z[t]);
                 continue;
             }
-#if FASTLR_VECTOR
-            for (t = 0; t < nr; t += FASTLR_VW)
-                SFX(sigmoid_v)(z + t, nr - t < FASTLR_VW ? nr - t : FASTLR_VW, p1 + t, p0 + t);
-#else
-            for (t = 0; t < nr; t += 4)
-                SFX(sigmoid_n)(z + t, nr - t < 4 ? nr - t : 4, p1 + t, p0 + t);
-#endif
+            for (t = 0; t < nr; t += FASTLR_SIG_N)
+                SFX(sigmoid_n)(z + t, nr - t < FASTLR_SIG_N ? nr - t : FASTLR_SIG_N, p1 + t,
+                               p0 + t);
             if (ocols == 2)
                 for (t = 0; t < nr; t++) {
                     SFX(put)(out, out_f32, (r + t) * 2, p0[t]);
@@ -1418,6 +1406,8 @@ static FASTLR_TARGET void SFX(fastlr_split_batches)(fastlr_split_t *a, const FLT
 #undef PREFETCH_AHEAD
 #undef PREFETCH_X_AHEAD
 #undef PF_AHEAD
+#undef FASTLR_SIG_N
+#undef FASTLR_DEFINE_EXP_NEG
 #ifdef VZERO
 #undef VZERO
 #endif
