@@ -599,6 +599,73 @@ def test_predict_linear_row_blocks(head, proba, n):
     assert_close(res, ref, RTOL, RTOL * zmag, "predict")
 
 
+@pytest.mark.parametrize("out_dtype", DTYPES)
+@pytest.mark.parametrize("proba", [False, True])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("d", [1, 5, 8, 16, 21])
+def test_predict_logistic_row_independent_of_position(d, dtype, proba, out_dtype):
+    # The binary head predicts 8 rows a vector with AVX-512 (a last partial block repeats
+    # its last row in the unused lanes; gathered rows take a separate loop), 64-row blocks
+    # of 4-row groups otherwise. A row's output must not depend on where it sits: alone,
+    # anywhere in a block or the partial block, or gathered through rows=, bit for bit.
+    # d covers: only the masked tail (1, 5), no tail (8, 16), full vectors and a tail (21).
+    n = 43
+    X, _, _, coef, b = make_problem("logistic", n=n, d=d, dtype=dtype, seed=31,
+                                    coef_scale=1.5)
+    X[5, 0] = np.nan                       # a non-finite row is flagged, others unaffected
+    ncol = 2 if proba else 1
+
+    def run(rows=None):
+        m = n if rows is None else len(rows)
+        out = np.full((m, ncol), np.nan, dtype=out_dtype)
+        r = None if rows is None else np.asarray(rows, dtype=np.intp)
+        bad = _loss.predict_into("logistic", X, coef, b, out, proba, 1, r)
+        return out, bad
+
+    full, bad = run()
+    assert bad
+    assert np.isnan(full[5]).all() and np.isfinite(np.delete(full, 5, axis=0)).all()
+    ref = R.predict("logistic", X.astype(np.float64), coef, b, proba=proba)
+    ok = np.arange(n) != 5
+    zmag = (np.abs(b) + np.abs(X[ok].astype(np.float64)) @ np.abs(coef).T).max(axis=1,
+                                                                                keepdims=True)
+    rtol = RTOL if out_dtype == np.float64 else F32_ULP
+    assert_close(full[ok], ref[ok], rtol, RTOL * zmag, "predict")
+    for i in (0, 7, 8, 41, 42):
+        single, _ = run([i])
+        np.testing.assert_array_equal(single[0], full[i])
+    perm = np.random.default_rng(3).permutation(n)
+    for rows in (perm, perm[:13], np.arange(n), [42, 0, 42, 42, 7, 8, 9, 1, 2]):
+        part, _ = run(rows)
+        np.testing.assert_array_equal(part, full[np.asarray(rows)])
+    for lo, hi in ((0, 8), (3, 12), (40, 43), (1, 42)):   # slices: other block boundaries
+        out = np.full((hi - lo, ncol), np.nan, dtype=out_dtype)
+        _loss.predict_into("logistic", X[lo:hi], coef, b, out, proba, 1)
+        np.testing.assert_array_equal(out, full[lo:hi])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_predict_logistic_large_input_same_rows(dtype):
+    # over 4 MB of consecutive rows the binary prediction prefetches in software (another
+    # copy of the loop, AVX-512): its rows must equal those of small slices and gathers
+    X, _, _, coef, b = make_problem("logistic", n=70_000, d=19, dtype=dtype, seed=32)
+    assert X.nbytes > 4 << 20
+    n = X.shape[0]
+    full = _loss.predict_linear("logistic", X, coef, b, np.empty((n, 2)), proba=True)
+    for lo in (0, 12_345, n - 21):
+        part = _loss.predict_linear("logistic", X[lo:lo + 21], coef, b, np.empty((21, 2)),
+                                    proba=True)
+        np.testing.assert_array_equal(part, full[lo:lo + 21])
+    rows = np.random.default_rng(4).integers(0, n, size=1000).astype(np.intp)
+    part = _loss.predict_linear("logistic", X, coef, b, np.empty((1000, 2)), proba=True,
+                                rows=rows)
+    np.testing.assert_array_equal(part, full[rows])
+    X64 = X[:500].astype(np.float64)
+    ref = R.predict("logistic", X64, coef, b, proba=True)
+    zmag = (np.abs(b) + np.abs(X64) @ np.abs(coef).T).max(axis=1, keepdims=True)
+    assert_close(full[:500], ref, RTOL, RTOL * zmag, "predict")
+
+
 def test_predict_linear_empty():
     X = np.empty((0, 3))
     out = np.empty((0, 3))
