@@ -55,7 +55,8 @@
 #else
 #define FASTLR_X86_DISPATCH 0
 #endif
-/* AVX-512 copies: the last d mod 8 columns of a dot product are one masked vector */
+/* AVX-512 copies: binary prediction 8 rows a vector, the last d mod 8 columns of each dot
+ * product as one masked vector (dot_8rows) */
 #define FASTLR_MASKED_TAIL (FASTLR_X86_DISPATCH && FASTLR_VW == 8)
 
 enum { FASTLR_LOGISTIC = 0, FASTLR_SOFTMAX = 1, FASTLR_MULTILABEL = 2, FASTLR_SQUARED = 3 };
