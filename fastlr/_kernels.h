@@ -200,12 +200,6 @@ static inline void fastlr_spin_barrier(long long *bar, int nt) {
 static inline void fastlr_opt_step(const fastlr_step_t *s, double *p, double *g, double *buf1,
                                    double *buf2, ptrdiff_t m, double *reg);
 
-/* One mini-batch's update, once its loss was found finite: outputs [c0, c1) of the
- * coefficients W (k x d) and intercepts b from the gradient sums G (k d + k) times scale,
- * with Adam's bias corrections for optimiser step number `step`. Zeroes those outputs' G
- * (the intercepts' too when they are not fitted); with sW->want_reg, reg gets the updated
- * coefficients' penalty sums. _sgd.run_epoch runs it for all outputs, each thread of
- * fastlr_split_batches for its own. */
 /* The per-batch settings of a step: the gradient's scale and Adam's bias corrections for
  * optimiser step number `step`. */
 static inline void fastlr_step_prepare(fastlr_step_t *sW, fastlr_step_t *sb, long step,
@@ -233,6 +227,12 @@ static inline void fastlr_intercept_update(const fastlr_step_t *sb, int fit_inte
         memset(G + kd + c0, 0, (c1 - c0) * sizeof(double));
 }
 
+/* One mini-batch's update, once its loss was found finite: outputs [c0, c1) of the
+ * coefficients W (k x d) and intercepts b from the gradient sums G (k d + k) times scale,
+ * with Adam's bias corrections for optimiser step number `step`. Zeroes those outputs' G
+ * (the intercepts' too when they are not fitted); with sW->want_reg, reg gets the updated
+ * coefficients' penalty sums. _sgd.run_epoch runs it for all outputs, each thread of
+ * fastlr_split_batches for its own. */
 static inline void fastlr_batch_update(fastlr_step_t *sW, fastlr_step_t *sb, long step,
                                        double scale, int fit_intercept, double *W, double *b,
                                        double *G, double *buf1, double *buf2, ptrdiff_t d,

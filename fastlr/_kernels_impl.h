@@ -1118,21 +1118,16 @@ static inline FASTLR_TARGET void SFX(store_n)(void *out, int out_f32, ptrdiff_t 
         _mm512_mask_storeu_pd((double *)out + i, m, v);
 }
 
-/* The link and the stores of 8 rows' logits z (rows r .. r + nr - 1 of out, nr <= 8);
- * returns the lanes (of the first nr) whose logit is not finite */
+/* The link and the stores of 8 rows' logits z (rows r .. r + nr - 1 of out, nr <= 8; out
+ * has one column, or two for probabilities with ocols 2); returns the lanes (of the first
+ * nr) whose logit is not finite */
 static inline __attribute__((always_inline)) FASTLR_TARGET __mmask8 SFX(binary8_out)(
         __m512d z, int nr, ptrdiff_t r, int proba, void *out, int out_f32, ptrdiff_t ocols) {
     /* z - z is NaN exactly when z is NaN or infinite */
     __mmask8 bad = _mm512_mask_cmp_pd_mask((__mmask8)((1u << nr) - 1), _mm512_sub_pd(z, z),
                                            _mm512_setzero_pd(), _CMP_NEQ_UQ);
     if (!proba) {
-        if (ocols == 1) {
-            SFX(store_n)(out, out_f32, r, z, nr);
-        } else {
-            double zs[8];
-            _mm512_storeu_pd(zs, z);
-            for (int t = 0; t < nr; t++) SFX(put)(out, out_f32, (r + t) * ocols, zs[t]);
-        }
+        SFX(store_n)(out, out_f32, r, z, nr);
         return bad;
     }
     SFX(vd) p0, p1 = SFX(sigmoid_v)((SFX(vd))z, &p0);
@@ -1194,7 +1189,6 @@ FASTLR_BINARY8(SFX(binary8_seq_pf), NULL, 1)
 FASTLR_BINARY8(SFX(binary8_idx), idx, 1)
 #define PF_MIN_BYTES ((ptrdiff_t)4 << 20)
 #endif
-
 
 /* softmax in place for nr rows of k logits (rows k apart): e^(z_c - m) / (1 + rest), the
  * denominator of the training loss */
