@@ -35,6 +35,7 @@ result therefore depends on ``n_threads`` but never on timing.
 
 import os
 
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cython.parallel cimport prange
 from libc.math cimport isfinite
 from libc.string cimport memset
@@ -258,23 +259,34 @@ def predict_into(str head, const floating[:, ::1] X,   # IN (n, d)
         n_threads = 1
     if n < 4 * n_threads:
         n_threads = 1
-    scratch = np.empty(n_threads * stride, dtype=np.float64)
-    flags = np.zeros(n_threads, dtype=np.intc)
-    cdef double[::1] scr = scratch
-    cdef int[::1] fl = flags
+    # scratch and per-thread flags from the C heap: two NumPy allocations cost 0.6 us,
+    # a sixth of a 10-row call
+    cdef double* scr = <double*> PyMem_Malloc(n_threads * stride * sizeof(double))
+    cdef int* fl = <int*> PyMem_Malloc(n_threads * sizeof(int))
     cdef void* op = <void*> &out[0, 0]
-    if n_threads == 1:
-        with nogil:
-            bad = _predict_rows(h, &X[0, 0], d, k, idx, 0, n, &coef[0, 0], &intercept[0],
-                                proba, op, out_f32, ocols, &scr[0])
-        return bad != 0
-    for t in prange(n_threads, nogil=True, schedule='static', chunksize=1,
-                    num_threads=n_threads):
-        lo = (n * t) // n_threads
-        hi = (n * (t + 1)) // n_threads
-        fl[t] = _predict_rows(h, &X[0, 0], d, k, idx, lo, hi, &coef[0, 0], &intercept[0],
-                              proba, op, out_f32, ocols, &scr[t * stride])
-    return bool(np.any(flags))
+    if scr == NULL or fl == NULL:
+        PyMem_Free(scr)
+        PyMem_Free(fl)
+        raise MemoryError()
+    try:
+        if n_threads == 1:
+            with nogil:
+                bad = _predict_rows(h, &X[0, 0], d, k, idx, 0, n, &coef[0, 0],
+                                    &intercept[0], proba, op, out_f32, ocols, scr)
+        else:
+            for t in prange(n_threads, nogil=True, schedule='static', chunksize=1,
+                            num_threads=n_threads):
+                lo = (n * t) // n_threads
+                hi = (n * (t + 1)) // n_threads
+                fl[t] = _predict_rows(h, &X[0, 0], d, k, idx, lo, hi, &coef[0, 0],
+                                      &intercept[0], proba, op, out_f32, ocols,
+                                      &scr[t * stride])
+            for t in range(n_threads):
+                bad = bad | fl[t]
+    finally:
+        PyMem_Free(scr)
+        PyMem_Free(fl)
+    return bad != 0
 
 
 def predict_linear(str head, X, coef, intercept, out, bint proba=False, int n_threads=1,

@@ -30,7 +30,13 @@ def feature_names(X):
     return None
 
 
-def check_array(X, *, estimator=None, name="X", ensure_2d=True, dtype=("float64", "float32"),
+_FLOAT_NAMES = ("float64", "float32")
+# native-byte-order float64 / float32: numpy hands every such array the same dtype object,
+# so an identity test recognises them (X.dtype.name builds a string: 1.6 us on numpy 2)
+_F64, _F32 = np.dtype(np.float64), np.dtype(np.float32)
+
+
+def check_array(X, *, estimator=None, name="X", ensure_2d=True, dtype=_FLOAT_NAMES,
                 allow_nonfinite=False):
     """Return X as a C-contiguous float64 or float32 ndarray, copying only when needed.
 
@@ -40,9 +46,10 @@ def check_array(X, *, estimator=None, name="X", ensure_2d=True, dtype=("float64"
     infinite values.
     """
     if (allow_nonfinite and ensure_2d and type(X) is np.ndarray and X.ndim == 2
-            and X.dtype.name in dtype and X.flags.c_contiguous and X.size > 0):
+            and dtype is _FLOAT_NAMES and (X.dtype is _F64 or X.dtype is _F32)
+            and X.flags.c_contiguous and X.size > 0):
         # the common case of prediction, already an acceptable array: nothing to check
-        # (about 2 us saved per call, most of a 10-row predict_proba's Python overhead)
+        # (0.2 us against 3.5 us through the checks below)
         return X
     est = _name(estimator)
     if hasattr(X, "tocsr") or hasattr(X, "toarray"):
@@ -94,6 +101,9 @@ def check_array(X, *, estimator=None, name="X", ensure_2d=True, dtype=("float64"
                              f"minimum of 1 is required by {est}.")
     if arr.dtype.name not in dtype:
         arr = arr.astype(dtype[0])
+    elif not arr.dtype.isnative:
+        # big-endian data ('>f8' read from a file): the kernels take native order only
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     arr = np.ascontiguousarray(arr)
     if not allow_nonfinite:
         flat = arr.reshape(arr.shape[0], -1) if arr.ndim else arr.reshape(1, 1)

@@ -19,6 +19,9 @@ CHILD = textwrap.dedent(r"""
     from fastlr import LogisticRegression
 
     solver = sys.argv[1]
+    # a shell's background job ('pytest &' in a script) starts with SIGINT ignored, and
+    # Python then keeps it ignored: install the handler a terminal session would have
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((200_000, 50))
     y = (X[:, 0] > 0).astype(int)
@@ -40,9 +43,11 @@ CHILD = textwrap.dedent(r"""
         t_sig.append(time.perf_counter())
         signal.raise_signal(signal.SIGINT)
     threading.Thread(target=interrupt, daemon=True).start()
+    t_fit = time.perf_counter()
     try:
         clf.fit(X, y)
-        print("NOT INTERRUPTED")
+        print(f"NOT INTERRUPTED: the fit returned after {time.perf_counter() - t_fit:.2f} s "
+              f"and {clf.n_iter_} iterations; signal raised: {bool(t_sig)}")
         sys.exit(3)
     except KeyboardInterrupt:
         delay = time.perf_counter() - t_sig[0]

@@ -504,6 +504,8 @@ def _variants(X):
         "strided-columns": wide[:, ::2],
         "strided-rows": np.repeat(X, 2, axis=0)[::2],
         "list": X.tolist(),
+        # as read from a big-endian file: same values, same (native) dtype after the check
+        "big-endian": X.astype(X.dtype.newbyteorder(">")),
     }
 
 
@@ -703,3 +705,17 @@ def test_divergence_message_is_actionable():
         LogisticRegression(solver="sgd", learning_rate_init=1e305, C=1e-300).fit(X * 1e3, y)
     assert isinstance(info.value, ValueError)
     assert re.search("learning_rate_init", str(info.value))
+
+
+@pytest.mark.parametrize("dtype", [">f8", ">f4", ">i4"])
+def test_big_endian_y_and_sample_weight_for_regression(dtype):
+    from fastlr import LinearRegression
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(50, 3))
+    y = np.round(X @ [1.0, -2.0, 0.5] * 10)
+    sw = np.linspace(1.0, 3.0, 50)
+    ref = LinearRegression().fit(X, y, sample_weight=sw)
+    big = LinearRegression().fit(X.astype(">f8"), y.astype(dtype),
+                                 sample_weight=sw.astype(">f8"))
+    np.testing.assert_array_equal(big.coef_, ref.coef_)
+    np.testing.assert_array_equal(big.predict(X.astype(">f8")), ref.predict(X))
