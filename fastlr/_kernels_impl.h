@@ -868,8 +868,11 @@ static inline int SFX(next_rows)(const FLT *X, ptrdiff_t d, const ptrdiff_t *idx
 
 /* z[t k + c] = x_t . W_c + b_c for the block's nr rows (KROWS at a time, the last group
  * padded: z needs room for nr rounded up to KROWS rows) and the classes of blocks
- * [b0, b1); the rows PF_AHEAD positions ahead (and their targets and weights) are
- * prefetched meanwhile. */
+ * [b0, b1); the targets and weights of the rows PF_AHEAD positions ahead are prefetched
+ * meanwhile. The rows themselves are not: the previous block's gradient pass brought them
+ * into L2 (next_rows), and pulling the rows ahead into L1 as well pushed the coefficients
+ * out of it (5 classes x 784 doubles = 31 KB, next to 4 rows being read and 4 coming, in
+ * a 48 KB L1). Prediction, which has no gradient pass, keeps its prefetch (dot_blk). */
 static inline FASTLR_TARGET void SFX(block_logits)(const FLT *X, ptrdiff_t d, ptrdiff_t k,
                                                    const double *Y, ptrdiff_t ycols,
                                                    const double *sw, const ptrdiff_t *idx,
@@ -878,20 +881,17 @@ static inline FASTLR_TARGET void SFX(block_logits)(const FLT *X, ptrdiff_t d, pt
                                                    const double *W, const double *b, int n5,
                                                    int b0, int b1, double *z) {
     ptrdiff_t t, u;
+    (void)X;
     for (t = 0; t < nr; t += KROWS) {
-        const FLT *pf[KROWS];
         for (u = 0; u < KROWS; u++) {
             ptrdiff_t ra = r + t + u + PF_AHEAD;
             if (ra < pf_limit) {
                 ptrdiff_t ahead_ = ROW(ra);
-                pf[u] = X + ahead_ * d;
                 FASTLR_PREFETCH(Y + ahead_ * ycols);
                 if (sw != NULL) FASTLR_PREFETCH(sw + ahead_);
-            } else {
-                pf[u] = xs[t + u];
             }
         }
-        SFX(dot_blk)(xs + t, W, d, k, n5, b0, b1, z + t * k, pf);
+        SFX(dot_blk)(xs + t, W, d, k, n5, b0, b1, z + t * k, NULL);
     }
     CLASS_BLOCK_LOOP(cb, c, kq, b0, b1)
         for (t = 0; t < nr; t++)
