@@ -15,11 +15,11 @@ divergence, Ctrl-C) leaves a previously fitted estimator exactly as it was.
 import numpy as np
 
 from fastlr._loss import (
-    MIN_WORK_PER_THREAD,
     loss_gradient,
     predict_into,
     predict_linear,
     threads_for,
+    threads_for_setting,
 )
 from fastlr._openmp_helpers import effective_n_threads
 from fastlr._sklearn_compat import BaseEstimator
@@ -364,11 +364,7 @@ class _LinearModel(BaseEstimator):
         k = coef.shape[0]
         out = np.empty((Xa.shape[0], (ncols or k) if proba else k),
                        dtype=np.dtype(out_dtype or Xa.dtype))
-        work = Xa.shape[0] * k * Xa.shape[1]
-        # below two threads' minimum work the answer is 1 whatever n_threads resolves to
-        # (skips effective_n_threads' affinity query: 0.4 us of a small call)
-        nt = 1 if work < 2 * MIN_WORK_PER_THREAD else threads_for(
-            Xa.shape[0], k * Xa.shape[1], effective_n_threads(self.n_threads))
+        nt = threads_for_setting(Xa.shape[0], k * Xa.shape[1], self.n_threads)
         # One fused pass, link included (in double, whatever X's dtype). It is also faster
         # than a BLAS product plus a separate link: the binary head streams X once, and for
         # k outputs the register blocks of rows x classes beat BLAS on these skinny

@@ -873,7 +873,7 @@ static inline int SFX(next_rows)(const FLT *X, ptrdiff_t d, const ptrdiff_t *idx
  * into L2 (next_rows), and pulling the rows ahead into L1 as well pushed the coefficients
  * out of it (5 classes x 784 doubles = 31 KB, next to 4 rows being read and 4 coming, in
  * a 48 KB L1). Prediction, which has no gradient pass, keeps its prefetch (dot_blk). */
-static inline FASTLR_TARGET void SFX(block_logits)(const FLT *X, ptrdiff_t d, ptrdiff_t k,
+static inline FASTLR_TARGET void SFX(block_logits)(ptrdiff_t d, ptrdiff_t k,
                                                    const double *Y, ptrdiff_t ycols,
                                                    const double *sw, const ptrdiff_t *idx,
                                                    ptrdiff_t r, ptrdiff_t nr,
@@ -881,7 +881,6 @@ static inline FASTLR_TARGET void SFX(block_logits)(const FLT *X, ptrdiff_t d, pt
                                                    const double *W, const double *b, int n5,
                                                    int b0, int b1, double *z) {
     ptrdiff_t t, u;
-    (void)X;
     for (t = 0; t < nr; t += KROWS) {
         for (u = 0; u < KROWS; u++) {
             ptrdiff_t ra = r + t + u + PF_AHEAD;
@@ -954,7 +953,7 @@ static FASTLR_TARGET double SFX(kout_rows)(int head, const FLT *X, ptrdiff_t d, 
         const FLT *xs[FASTLR_BLOCK_ROWS];
         ptrdiff_t i[FASTLR_BLOCK_ROWS], nr = stop - r < rb ? stop - r : rb;
         SFX(gather_block)(X, d, idx, r, nr, i, xs);
-        SFX(block_logits)(X, d, k, Y, ycols, sw, idx, r, nr, pf_limit, xs, W, b, n5, 0, nblk,
+        SFX(block_logits)(d, k, Y, ycols, sw, idx, r, nr, pf_limit, xs, W, b, n5, 0, nblk,
                           scratch);
         loss += SFX(block_head)(head, scratch, nr, k, Y, ycols, i, sw, lw);
         const FLT *pfn[FASTLR_BLOCK_ROWS];
@@ -1489,7 +1488,7 @@ static FASTLR_TARGET void SFX(fastlr_split_batches)(fastlr_split_t *a, const FLT
             for (r = start; r < stop; r += nr) {
                 nr = stop - r < rb ? stop - r : rb;
                 SFX(gather_block)(X, d, idx, r, nr, i, xs);
-                SFX(block_logits)(X, d, k, Y, ycols, sw, idx, r, nr, m, xs, W, b, n5, b0, b1,
+                SFX(block_logits)(d, k, Y, ycols, sw, idx, r, nr, m, xs, W, b, n5, b0, b1,
                                   Z + (r - start) * k);
             }
             fastlr_spin_barrier(a->bar, nt);

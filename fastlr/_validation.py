@@ -10,8 +10,7 @@ import numbers
 
 import numpy as np
 
-from fastlr._loss import count_nonfinite, threads_for
-from fastlr._openmp_helpers import effective_n_threads
+from fastlr._loss import count_nonfinite, threads_for_setting
 from fastlr._sklearn_compat import NotFittedError
 
 
@@ -108,8 +107,7 @@ def check_array(X, *, estimator=None, name="X", ensure_2d=True, dtype=_FLOAT_NAM
     if not allow_nonfinite:
         flat = arr.reshape(arr.shape[0], -1) if arr.ndim else arr.reshape(1, 1)
         # one pass over X, no temporary; threads only when X is large enough to pay
-        bad = count_nonfinite(flat, threads_for(flat.shape[0], flat.shape[1],
-                                                effective_n_threads(None)))
+        bad = count_nonfinite(flat, threads_for_setting(flat.shape[0], flat.shape[1], None))
         if bad:
             if np.isnan(arr).any():
                 raise ValueError(f"Input {name} contains NaN. {est} does not accept missing "

@@ -579,6 +579,21 @@ def _threads_problem(k):
     return X, y
 
 
+def test_threads_for_setting_matches_resolving_the_setting():
+    """The shortcut that skips resolving n_threads for small work gives the thread count
+    that resolving it and calling threads_for gives, on both sides of the bound."""
+    from fastlr._loss import MIN_WORK_PER_THREAD, threads_for, threads_for_setting
+    from fastlr._openmp_helpers import effective_n_threads
+
+    for setting in (None, -1, -2, 1, 2, 3, 8):
+        for n_rows in (1, 10, 1000, 13_107, 13_108, 26_214, 26_215, 100_000):
+            for width in (1, 10, 20):
+                expected = threads_for(n_rows, width, effective_n_threads(setting))
+                assert threads_for_setting(n_rows, width, setting) == expected, \
+                    (setting, n_rows, width)
+    assert threads_for_setting(2 * MIN_WORK_PER_THREAD - 1, 1, 2) == 1
+
+
 @pytest.mark.parametrize("k", [1, 3], ids=["binary", "multinomial"])
 def test_n_threads_deterministic_and_consistent(k):
     """Each thread count has a fixed summation order: repeated fits are bit-identical.
