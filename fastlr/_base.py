@@ -6,7 +6,10 @@ matrix, what their penalty is, and how a validation set is scored.
 dtype policy: C-contiguous float32 or float64 X is used as it is (never copied); any
 other input becomes C-contiguous float64. The solvers keep their parameters and optimiser
 state in float64 and read X in its own dtype; ``coef_`` and ``intercept_`` are stored in
-X's dtype, as scikit-learn does for float32-preserving estimators.
+X's dtype, as scikit-learn does for float32-preserving estimators. With float32 X, the
+mini-batch solvers of the multi-output heads (softmax, multilabel, multi-output squared
+error) multiply and add in float32 where the CPU has AVX-512 (see _kernels_impl.h),
+keeping float64 parameters, head, loss and optimiser.
 
 Fitted state is only written once training has finished: a fit that fails (bad input,
 divergence, Ctrl-C) leaves a previously fitted estimator exactly as it was.

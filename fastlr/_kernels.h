@@ -149,6 +149,8 @@ typedef struct {
     const double *Y, *sw, *lw;         /* as fastlr_rows */
     const ptrdiff_t *idx;              /* the epoch's row order, or NULL: 0 .. m-1 */
     double *W, *b, *G, *buf1, *buf2;   /* G (k d + k) is zero on entry and on return */
+    float *W32;                        /* float32 X: k d floats of work for float32
+                                        * arithmetic (_kernels_impl.h); NULL: double */
     fastlr_step_t sW, sb;              /* the coefficients' and the intercepts' settings */
     double loss_scale, alpha_l2, alpha_l1;
     int penalised, fit_intercept;
@@ -212,6 +214,12 @@ static inline void fastlr_step_prepare(fastlr_step_t *sW, fastlr_step_t *sb, lon
         sb->step_size = sW->step_size;
         sb->ibc2s = sW->ibc2s;
     }
+}
+
+/* W32[o] = W[o] rounded to float32, for o < n: the float32 copy of the coefficients that
+ * the k-output heads' float32 arithmetic reads (_kernels_impl.h) */
+static inline void fastlr_round_coef(const double *W, float *W32, ptrdiff_t n) {
+    for (ptrdiff_t o = 0; o < n; o++) W32[o] = (float)W[o];
 }
 
 /* The intercepts' part of a batch update: outputs [c0, c1) of b from their gradient sums
@@ -307,11 +315,13 @@ static inline void fastlr_batch_update(fastlr_step_t *sW, fastlr_step_t *sb, lon
 typedef double (*fastlr_rows_f64_t)(int, const double *, ptrdiff_t, ptrdiff_t, const double *,
                                     const double *, const double *, const ptrdiff_t *,
                                     ptrdiff_t, ptrdiff_t, ptrdiff_t, const double *,
-                                    const double *, double *, double *, double *);
+                                    const float *, const double *, double *, double *,
+                                    double *);
 typedef double (*fastlr_rows_f32_t)(int, const float *, ptrdiff_t, ptrdiff_t, const double *,
                                     const double *, const double *, const ptrdiff_t *,
                                     ptrdiff_t, ptrdiff_t, ptrdiff_t, const double *,
-                                    const double *, double *, double *, double *);
+                                    const float *, const double *, double *, double *,
+                                    double *);
 typedef void (*fastlr_terms_t)(const double *, const double *, ptrdiff_t, double *, double *);
 typedef double (*fastlr_dot_f64_t)(const double *, const double *, ptrdiff_t);
 typedef int (*fastlr_predict_f64_t)(int, const double *, ptrdiff_t, ptrdiff_t,
@@ -385,16 +395,17 @@ static inline double fastlr_rows_f64(int head, const double *X, ptrdiff_t d, ptr
                                      const ptrdiff_t *idx, ptrdiff_t start, ptrdiff_t stop,
                                      ptrdiff_t pf_limit, const double *W, const double *b,
                                      double *GW, double *Gb, double *scratch) {
-    return fastlr_rows_f64_impl(head, X, d, k, Y, sw, lw, idx, start, stop, pf_limit, W, b,
-                                GW, Gb, scratch);
+    return fastlr_rows_f64_impl(head, X, d, k, Y, sw, lw, idx, start, stop, pf_limit, W, NULL,
+                                b, GW, Gb, scratch);
 }
 static inline double fastlr_rows_f32(int head, const float *X, ptrdiff_t d, ptrdiff_t k,
                                      const double *Y, const double *sw, const double *lw,
                                      const ptrdiff_t *idx, ptrdiff_t start, ptrdiff_t stop,
-                                     ptrdiff_t pf_limit, const double *W, const double *b,
-                                     double *GW, double *Gb, double *scratch) {
-    return fastlr_rows_f32_impl(head, X, d, k, Y, sw, lw, idx, start, stop, pf_limit, W, b,
-                                GW, Gb, scratch);
+                                     ptrdiff_t pf_limit, const double *W, const float *W32,
+                                     const double *b, double *GW, double *Gb,
+                                     double *scratch) {
+    return fastlr_rows_f32_impl(head, X, d, k, Y, sw, lw, idx, start, stop, pf_limit, W, W32,
+                                b, GW, Gb, scratch);
 }
 static inline void fastlr_logistic_terms(const double *z, const double *y, ptrdiff_t n,
                                          double *loss, double *dz) {

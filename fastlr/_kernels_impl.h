@@ -10,7 +10,10 @@
  *   (0/1, or the class index as a double) and (n, k) for multilabel / squared. lw, for the
  *   multilabel head only (else ignored, may be NULL): per label the weights of a 0 and of a
  *   1 (2 k doubles). scratch: fastlr_scratch_size(k) doubles. pf_limit: idx[r] may be read for r < pf_limit
- *   (for prefetching the rows ahead, including the next batch's).
+ *   (for prefetching the rows ahead, including the next batch's). W32: NULL, or for float32
+ *   X a float32 copy of W (k x d, W rounded): the k-output heads then multiply and add in
+ *   float32 (mini-batch training; see "float32 arithmetic" below; ignored without AVX-512
+ *   and by the logistic head).
  */
 
 #define FASTLR_CAT_(a, b) a##b
@@ -732,7 +735,8 @@ static inline FASTLR_TARGET void SFX(dot_blk)(const FLT *const *xs, const double
  * to GW, or with fu, the optimiser's step applied to W and its buffers right away (a2, a1:
  * running sums of the updated p^2 and |p|). */
 static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(tile_out)(
-        double *GW, fastlr_fuse_t *fu, ptrdiff_t o, SFX(vd) g, SFX(vd) *a2, SFX(vd) *a1) {
+        double *GW, fastlr_fuse_t *fu, ptrdiff_t o, SFX(vd) g, SFX(vd) *a2, SFX(vd) *a1,
+        float *W32) {
     if (fu == NULL) {
         SFX(st_d)(GW + o, SFX(ld_d)(GW + o) + g);
         return;
@@ -743,6 +747,7 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(tile_out)(
     SFX(vd) b2 = s->adam ? SFX(ld_d)(fu->buf2 + o) : VZERO;
     SFX(vd) p = SFX(step_v)(s, SFX(ld_d)(fu->W + o), g, &b1, &b2);
     SFX(st_d)(fu->W + o, p);
+    if (W32 != NULL) _mm256_storeu_ps(W32 + o, _mm512_cvtpd_ps((__m512d)p));
     if (moments) SFX(st_d)(fu->buf1 + o, b1);
     if (s->adam) SFX(st_d)(fu->buf2 + o, b2);
     *a2 += p * p;
@@ -787,7 +792,8 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_cbr)(
         }
         for (q = 0; q < kq; q++)
             for (v = 0; v < FASTLR_JV; v++)
-                SFX(tile_out)(GW, fu, (c + q) * d + j + v * FASTLR_VW, acc[q][v], &a2, &a1);
+                SFX(tile_out)(GW, fu, (c + q) * d + j + v * FASTLR_VW, acc[q][v], &a2, &a1,
+                               NULL);
     }
     for (r = 0; r < npf; r++)
         if (j < d) {
@@ -801,7 +807,8 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_cbr)(
             SFX(vd) xv = SFX(ld_x)(xs[r] + j);
             for (q = 0; q < CB; q++) acc[q] += ab[r * CB + q] * xv;
         }
-        for (q = 0; q < kq; q++) SFX(tile_out)(GW, fu, (c + q) * d + j, acc[q], &a2, &a1);
+        for (q = 0; q < kq; q++)
+            SFX(tile_out)(GW, fu, (c + q) * d + j, acc[q], &a2, &a1, NULL);
     }
     for (q = 0; q < kq && j < d; q++) {
         /* the last d - j < FASTLR_VW columns; with fu, stepped by fastlr_opt_step */
@@ -826,6 +833,154 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_cbr)(
         fu->reg[1] += SFX(hsum)(a1);
     }
 }
+
+#if FASTLR_FLT_FLOAT
+/* ---- float32 arithmetic for float32 X in mini-batch training -----------------------
+ * With float32 X, a mini-batch epoch of a k-output head (fastlr_split_batches) multiplies
+ * and adds in float32, twice the lanes of double, on a float32 copy W32 of the
+ * coefficients that follows W after every step: the products x_j w_j and each lane's
+ * partial sum (a logit's d / 16 products, or a gradient tile's sum over the block's rows)
+ * are float32; the lanes are widened to double before they are added together, and the
+ * coefficients, the gradient sums across row blocks, the head, the loss and the optimiser
+ * stay in double (as mixed-precision training keeps master weights). Full-batch solvers,
+ * prediction and float64 X keep double arithmetic throughout. */
+typedef float SFX(vf) __attribute__((vector_size(64)));
+#define FASTLR_FW 16
+static inline FASTLR_TARGET SFX(vf) SFX(ld_f)(const float *p) {
+    SFX(vf) v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+/* the 16 float lanes of v as two double vectors: lanes 0-7 and 8-15 */
+static inline FASTLR_TARGET SFX(vd) SFX(widen_lo)(SFX(vf) v) {
+    return (SFX(vd))_mm512_cvtps_pd(_mm512_castps512_ps256((__m512)v));
+}
+static inline FASTLR_TARGET SFX(vd) SFX(widen_hi)(SFX(vf) v) {
+    return (SFX(vd))_mm512_cvtps_pd(_mm512_extractf32x8_ps((__m512)v, 1));
+}
+static inline FASTLR_TARGET SFX(vd) SFX(widen_add)(SFX(vf) v) {
+    return SFX(widen_lo)(v) + SFX(widen_hi)(v);
+}
+
+/* dot_cb in float32 on W32: z[r k + c + q] = x_r . W32_{c+q} for KROWS rows and kq <= CB
+ * classes, each lane summing its columns in float32, the lanes then added in double (the
+ * last d % 16 columns: products and sums in double). */
+static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(dot_cb32)(
+        const FLT *const *xs, const float *W32, ptrdiff_t d, ptrdiff_t k, ptrdiff_t c,
+        ptrdiff_t kq, const int CB, double *z) {
+    const float *w[5];
+    SFX(vf) acc[KROWS][5];
+    double s[KROWS][5];
+    ptrdiff_t j;
+    int r, q;
+    for (q = 0; q < CB; q++) w[q] = W32 + (c + (q < kq ? q : 0)) * d;
+    for (r = 0; r < KROWS; r++)
+        for (q = 0; q < CB; q++) acc[r][q] = (SFX(vf)){0};
+    for (j = 0; j + FASTLR_FW <= d; j += FASTLR_FW) {
+        SFX(vf) v[5];
+        for (q = 0; q < CB; q++) v[q] = SFX(ld_f)(w[q] + j);
+        for (r = 0; r < KROWS; r++) {
+            SFX(vf) xv = SFX(ld_f)(xs[r] + j);
+            for (q = 0; q < CB; q++) acc[r][q] += xv * v[q];
+        }
+    }
+    for (r = 0; r < KROWS; r++)
+        SFX(hsum4)(SFX(widen_add)(acc[r][0]), SFX(widen_add)(acc[r][1]),
+                   SFX(widen_add)(acc[r][2]), SFX(widen_add)(acc[r][3]), s[r]);
+    if (CB == 5) {
+        double s4[4];
+        SFX(hsum4)(SFX(widen_add)(acc[0][4]), SFX(widen_add)(acc[1][4]),
+                   SFX(widen_add)(acc[2][4]), SFX(widen_add)(acc[3][4]), s4);
+        for (r = 0; r < KROWS; r++) s[r][4] = s4[r];
+    }
+    for (; j < d; j++)
+        for (r = 0; r < KROWS; r++) {
+            double xj = xs[r][j];
+            for (q = 0; q < CB; q++) s[r][q] += xj * (double)w[q][j];
+        }
+    for (r = 0; r < KROWS; r++)
+        for (q = 0; q < kq; q++) z[r * k + c + q] = s[r][q];
+}
+
+/* grad_cbr in float32: each tile sums A[r k + c + q] x_r over the block's rows in float32
+ * (the coefficients A rounded to float32), then goes out in double through tile_out,
+ * which with fu also rounds the stepped coefficients into W32. The last d % 16 columns:
+ * products and sums in double. */
+static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_cbr32)(
+        const double *A, const FLT *const *xs, int nr, double *GW, float *W32, ptrdiff_t d,
+        ptrdiff_t k, ptrdiff_t c, ptrdiff_t kq, const int CB, double *ab_scratch,
+        const FLT *const *pfn, int npf, fastlr_fuse_t *fu) {
+    float *ab = (float *)ab_scratch;
+    SFX(vd) a2 = VZERO, a1 = VZERO;
+    ptrdiff_t j;
+    int r, q, v;
+    float *w32 = fu != NULL ? W32 : NULL;
+    for (r = 0; r < nr; r++)
+        for (q = 0; q < CB; q++) ab[r * CB + q] = q < kq ? (float)A[r * k + c + q] : 0.0f;
+    for (j = 0; j + FASTLR_JV * FASTLR_FW <= d; j += FASTLR_JV * FASTLR_FW) {
+        SFX(vf) acc[5][FASTLR_JV];
+        for (q = 0; q < CB; q++)
+            for (v = 0; v < FASTLR_JV; v++) acc[q][v] = (SFX(vf)){0};
+        for (r = 0; r < nr; r++) {
+            SFX(vf) xv[FASTLR_JV];
+            if (r < npf)
+                for (v = 0; v < FASTLR_JV * FASTLR_FW * (int)sizeof(FLT); v += 64)
+                    FASTLR_PREFETCH_L2((const char *)(pfn[r] + j) + v);
+            for (v = 0; v < FASTLR_JV; v++) xv[v] = SFX(ld_f)(xs[r] + j + v * FASTLR_FW);
+            for (q = 0; q < CB; q++) {
+                float aq = ab[r * CB + q];
+                for (v = 0; v < FASTLR_JV; v++) acc[q][v] += aq * xv[v];
+            }
+        }
+        for (q = 0; q < kq; q++)
+            for (v = 0; v < FASTLR_JV; v++) {
+                ptrdiff_t o = (c + q) * d + j + v * FASTLR_FW;
+                SFX(tile_out)(GW, fu, o, SFX(widen_lo)(acc[q][v]), &a2, &a1, w32);
+                SFX(tile_out)(GW, fu, o + 8, SFX(widen_hi)(acc[q][v]), &a2, &a1, w32);
+            }
+    }
+    for (r = 0; r < npf; r++)
+        if (j < d) {
+            FASTLR_PREFETCH_L2(pfn[r] + j);
+            FASTLR_PREFETCH_L2(pfn[r] + d - 1);
+        }
+    for (; j + FASTLR_FW <= d; j += FASTLR_FW) {
+        SFX(vf) acc[5];
+        for (q = 0; q < CB; q++) acc[q] = (SFX(vf)){0};
+        for (r = 0; r < nr; r++) {
+            SFX(vf) xv = SFX(ld_f)(xs[r] + j);
+            for (q = 0; q < CB; q++) acc[q] += ab[r * CB + q] * xv;
+        }
+        for (q = 0; q < kq; q++) {
+            ptrdiff_t o = (c + q) * d + j;
+            SFX(tile_out)(GW, fu, o, SFX(widen_lo)(acc[q]), &a2, &a1, w32);
+            SFX(tile_out)(GW, fu, o + 8, SFX(widen_hi)(acc[q]), &a2, &a1, w32);
+        }
+    }
+    for (q = 0; q < kq && j < d; q++) {
+        double gt[FASTLR_FW], treg[2] = {0.0, 0.0};
+        ptrdiff_t jj, o = (c + q) * d + j;
+        for (jj = j; jj < d; jj++) {
+            double sj = 0.0;
+            for (r = 0; r < nr; r++) sj += (double)ab[r * CB + q] * xs[r][jj];
+            if (fu == NULL)
+                GW[(c + q) * d + jj] += sj;
+            else
+                gt[jj - j] = sj;
+        }
+        if (fu != NULL) {
+            fastlr_opt_step(&fu->s, fu->W + o, gt, fu->buf1 + o, fu->buf2 + o, d - j, treg);
+            fastlr_round_coef(fu->W + o, W32 + o, d - j);
+            fu->reg[0] += treg[0];
+            fu->reg[1] += treg[1];
+        }
+    }
+    if (fu != NULL) {
+        fu->reg[0] += SFX(hsum)(a2);
+        fu->reg[1] += SFX(hsum)(a1);
+    }
+}
+#endif
 
 #endif
 
@@ -878,8 +1033,9 @@ static inline FASTLR_TARGET void SFX(block_logits)(ptrdiff_t d, ptrdiff_t k,
                                                    const double *sw, const ptrdiff_t *idx,
                                                    ptrdiff_t r, ptrdiff_t nr,
                                                    ptrdiff_t pf_limit, const FLT *const *xs,
-                                                   const double *W, const double *b, int n5,
-                                                   int b0, int b1, double *z) {
+                                                   const double *W, const float *W32,
+                                                   const double *b, int n5, int b0, int b1,
+                                                   double *z) {
     ptrdiff_t t, u;
     for (t = 0; t < nr; t += KROWS) {
         for (u = 0; u < KROWS; u++) {
@@ -890,6 +1046,17 @@ static inline FASTLR_TARGET void SFX(block_logits)(ptrdiff_t d, ptrdiff_t k,
                 if (sw != NULL) FASTLR_PREFETCH(sw + ahead_);
             }
         }
+#if FASTLR_FLT_FLOAT
+        if (W32 != NULL) {
+            CLASS_BLOCK_LOOP(cb, c, kq, b0, b1) {
+                if (cb < n5)
+                    SFX(dot_cb32)(xs + t, W32, d, k, c, kq, 5, z + t * k);
+                else
+                    SFX(dot_cb32)(xs + t, W32, d, k, c, kq, 4, z + t * k);
+            }
+            continue;
+        }
+#endif
         SFX(dot_blk)(xs + t, W, d, k, n5, b0, b1, z + t * k, NULL);
     }
     CLASS_BLOCK_LOOP(cb, c, kq, b0, b1)
@@ -912,18 +1079,31 @@ static inline FASTLR_TARGET double SFX(block_head)(int head, double *z, ptrdiff_
 }
 
 /* G_c += sum_t A[t k + c] x_t and Gb_c += sum_t A[t k + c] for the classes of blocks
- * [b0, b1) (ab: 5 nr doubles of scratch) */
+ * [b0, b1) (ab: 5 nr doubles of scratch), prefetching the npf rows pfn meanwhile; with
+ * W32 (float32 X, mini-batch training) in float32 arithmetic (grad_cbr32) */
 static inline FASTLR_TARGET void SFX(block_grad)(const double *A, const FLT *const *xs,
                                                  ptrdiff_t nr, double *GW, double *Gb,
                                                  ptrdiff_t d, ptrdiff_t k, int n5, int b0,
                                                  int b1, double *ab, const FLT *const *pfn,
-                                                 int npf, fastlr_fuse_t *fu) {
+                                                 int npf, fastlr_fuse_t *fu, float *W32) {
     CLASS_BLOCK_LOOP(cb, c, kq, b0, b1) {
-        const int np = cb == b0 ? npf : 0;
+        /* each class block prefetches its share of the next rows: issued over the whole
+         * pass rather than during its first block, they arrive in time (10-class float32,
+         * batch 32: logits phase -15%) */
+        const int plo = npf * (cb - b0) / (b1 - b0), np = npf * (cb - b0 + 1) / (b1 - b0) - plo;
+        const FLT *const *pf = pfn + plo;
+#if FASTLR_FLT_FLOAT
+        if (W32 != NULL) {
+            if (cb < n5)
+                SFX(grad_cbr32)(A, xs, (int)nr, GW, W32, d, k, c, kq, 5, ab, pf, np, fu);
+            else
+                SFX(grad_cbr32)(A, xs, (int)nr, GW, W32, d, k, c, kq, 4, ab, pf, np, fu);
+        } else
+#endif
         if (cb < n5)
-            SFX(grad_cbr)(A, xs, (int)nr, GW, d, k, c, kq, 5, ab, pfn, np, fu);
+            SFX(grad_cbr)(A, xs, (int)nr, GW, d, k, c, kq, 5, ab, pf, np, fu);
         else
-            SFX(grad_cbr)(A, xs, (int)nr, GW, d, k, c, kq, 4, ab, pfn, np, fu);
+            SFX(grad_cbr)(A, xs, (int)nr, GW, d, k, c, kq, 4, ab, pf, np, fu);
         for (ptrdiff_t u = c; u < c + kq; u++) {
             double gb = A[u];
             for (ptrdiff_t t = 1; t < nr; t++) gb += A[t * k + u];
@@ -939,8 +1119,9 @@ static FASTLR_TARGET double SFX(kout_rows)(int head, const FLT *X, ptrdiff_t d, 
                                            const double *Y, const double *sw, const double *lw,
                                            const ptrdiff_t *idx, ptrdiff_t start,
                                            ptrdiff_t stop, ptrdiff_t pf_limit,
-                                           const double *W, const double *b, double *GW,
-                                           double *Gb, double *scratch) {
+                                           const double *W, const float *W32,
+                                           const double *b, double *GW, double *Gb,
+                                           double *scratch) {
     ptrdiff_t ycols = head == FASTLR_SOFTMAX ? 1 : k, r = start;
     double loss = 0.0, *z0 = scratch, *z1 = scratch + k;
 #ifdef KROWS
@@ -953,12 +1134,13 @@ static FASTLR_TARGET double SFX(kout_rows)(int head, const FLT *X, ptrdiff_t d, 
         const FLT *xs[FASTLR_BLOCK_ROWS];
         ptrdiff_t i[FASTLR_BLOCK_ROWS], nr = stop - r < rb ? stop - r : rb;
         SFX(gather_block)(X, d, idx, r, nr, i, xs);
-        SFX(block_logits)(d, k, Y, ycols, sw, idx, r, nr, pf_limit, xs, W, b, n5, 0, nblk,
-                          scratch);
+        SFX(block_logits)(d, k, Y, ycols, sw, idx, r, nr, pf_limit, xs, W, W32, b, n5, 0,
+                          nblk, scratch);
         loss += SFX(block_head)(head, scratch, nr, k, Y, ycols, i, sw, lw);
         const FLT *pfn[FASTLR_BLOCK_ROWS];
         int npf = SFX(next_rows)(X, d, idx, r + nr, nr, pf_limit, pfn);
-        SFX(block_grad)(scratch, xs, nr, GW, Gb, d, k, n5, 0, nblk, ab, pfn, npf, NULL);
+        SFX(block_grad)(scratch, xs, nr, GW, Gb, d, k, n5, 0, nblk, ab, pfn, npf, NULL,
+                        (float *)W32);
         r += nr;
     }
 #endif
@@ -987,12 +1169,12 @@ static FASTLR_TARGET double SFX(fastlr_rows)(int head, const FLT *X, ptrdiff_t d
                                              const double *lw, const ptrdiff_t *idx,
                                              ptrdiff_t start, ptrdiff_t stop,
                                              ptrdiff_t pf_limit, const double *W,
-                                             const double *b, double *GW, double *Gb,
-                                             double *scratch) {
+                                             const float *W32, const double *b, double *GW,
+                                             double *Gb, double *scratch) {
     if (head == FASTLR_LOGISTIC)
         return SFX(logistic_rows)(X, d, Y, sw, idx, start, stop, pf_limit, W, b, GW, Gb);
-    return SFX(kout_rows)(head, X, d, k, Y, sw, lw, idx, start, stop, pf_limit, W, b, GW, Gb,
-                          scratch);
+    return SFX(kout_rows)(head, X, d, k, Y, sw, lw, idx, start, stop, pf_limit, W, W32, b, GW,
+                          Gb, scratch);
 }
 
 /* The binary head's per-row terms, as the row loop computes them (4 at a time, the rest
@@ -1466,6 +1648,12 @@ static FASTLR_TARGET void SFX(fastlr_split_batches)(fastlr_split_t *a, const FLT
         double *W = a->W, *b = a->b, *G = a->G;
         fastlr_step_t sW = a->sW, sb = a->sb;
         long step = a->step;
+#if FASTLR_FLT_FLOAT
+        float *W32 = a->W32;
+        if (W32 != NULL) fastlr_round_coef(W + c0 * d, W32 + c0 * d, (c1 - c0) * d);
+#else
+        float *W32 = NULL;
+#endif
         double own[2] = {0.0, 0.0}, loss_sum = 0.0;
         ptrdiff_t ran = 0, bi, j;
         int status = 0;
@@ -1488,8 +1676,8 @@ static FASTLR_TARGET void SFX(fastlr_split_batches)(fastlr_split_t *a, const FLT
             for (r = start; r < stop; r += nr) {
                 nr = stop - r < rb ? stop - r : rb;
                 SFX(gather_block)(X, d, idx, r, nr, i, xs);
-                SFX(block_logits)(d, k, Y, ycols, sw, idx, r, nr, m, xs, W, b, n5, b0, b1,
-                                  Z + (r - start) * k);
+                SFX(block_logits)(d, k, Y, ycols, sw, idx, r, nr, m, xs, W, W32, b, n5, b0,
+                                  b1, Z + (r - start) * k);
             }
             fastlr_spin_barrier(a->bar, nt);
             for (r = start; r < stop; r += nr) {
@@ -1499,7 +1687,8 @@ static FASTLR_TARGET void SFX(fastlr_split_batches)(fastlr_split_t *a, const FLT
                 bl += SFX(block_head)(head, A, nr, k, Y, ycols, i, sw, a->lw);
                 if (!fused) {
                     int npf = SFX(next_rows)(X, d, idx, r + nr, nr, m, pfn);
-                    SFX(block_grad)(A, xs, nr, G, G + kd, d, k, n5, b0, b1, ab, pfn, npf, NULL);
+                    SFX(block_grad)(A, xs, nr, G, G + kd, d, k, n5, b0, b1, ab, pfn, npf, NULL,
+                                    W32);
                 }
             }
             inv = a->loss_scale / (double)(stop - start);
@@ -1528,7 +1717,7 @@ static FASTLR_TARGET void SFX(fastlr_split_batches)(fastlr_split_t *a, const FLT
                 fu.buf1 = a->buf1;
                 fu.buf2 = a->buf2;
                 fu.reg[0] = fu.reg[1] = 0.0;
-                SFX(block_grad)(A, xs, nr, G, G + kd, d, k, n5, b0, b1, ab, pfn, npf, &fu);
+                SFX(block_grad)(A, xs, nr, G, G + kd, d, k, n5, b0, b1, ab, pfn, npf, &fu, W32);
                 if (sW.want_reg) {
                     own[0] = fu.reg[0];
                     own[1] = fu.reg[1];
@@ -1538,6 +1727,9 @@ static FASTLR_TARGET void SFX(fastlr_split_batches)(fastlr_split_t *a, const FLT
             } else {
                 fastlr_batch_update(&sW, &sb, step, inv, a->fit_intercept, W, b, G, a->buf1,
                                     a->buf2, d, k, c0, c1, own);
+#if FASTLR_FLT_FLOAT
+                if (W32 != NULL) fastlr_round_coef(W + c0 * d, W32 + c0 * d, (c1 - c0) * d);
+#endif
             }
         }
         if (tid == 0) {
@@ -1564,6 +1756,9 @@ static FASTLR_TARGET void SFX(fastlr_split_batches)(fastlr_split_t *a, const FLT
 #endif
 #undef FASTLR_SIG_N
 #undef FASTLR_DEFINE_EXP_NEG
+#ifdef FASTLR_FW
+#undef FASTLR_FW
+#endif
 #ifdef VZERO
 #undef VZERO
 #endif

@@ -18,4 +18,5 @@ cdef double loss_grad(int head, const floating* X, Py_ssize_t d, Py_ssize_t k,
                       Py_ssize_t start, Py_ssize_t stop, Py_ssize_t pf_limit,
                       const double* W, const double* b,
                       double* GW, double* Gb,
-                      int n_threads, double* work) noexcept nogil
+                      int n_threads, double* work,
+                      const float* W32) noexcept nogil

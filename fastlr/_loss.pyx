@@ -94,11 +94,12 @@ cdef inline double _rows(int head, const floating* X, Py_ssize_t d, Py_ssize_t k
                          const double* Y, const double* sw, const double* lw,
                          const Py_ssize_t* idx, Py_ssize_t start, Py_ssize_t stop,
                          Py_ssize_t pf_limit, const double* W, const double* b,
-                         double* GW, double* Gb, double* scratch) noexcept nogil:
+                         double* GW, double* Gb, double* scratch,
+                         const float* W32) noexcept nogil:
     """The fused row loop of _kernels_impl.h for X's dtype (serial)."""
     if floating is float:
-        return fastlr_rows_f32(head, X, d, k, Y, sw, lw, idx, start, stop, pf_limit, W, b,
-                               GW, Gb, scratch)
+        return fastlr_rows_f32(head, X, d, k, Y, sw, lw, idx, start, stop, pf_limit, W, W32,
+                               b, GW, Gb, scratch)
     else:
         return fastlr_rows_f64(head, X, d, k, Y, sw, lw, idx, start, stop, pf_limit, W, b,
                                GW, Gb, scratch)
@@ -117,7 +118,8 @@ cdef double loss_grad(int head, const floating* X, Py_ssize_t d, Py_ssize_t k,
                       Py_ssize_t start, Py_ssize_t stop, Py_ssize_t pf_limit,
                       const double* W, const double* b,
                       double* GW, double* Gb,
-                      int n_threads, double* work) noexcept nogil:
+                      int n_threads, double* work,
+                      const float* W32) noexcept nogil:
     """Loss sum and gradient sums over rows start:stop, added to GW and Gb.
 
     ``pf_limit``: with an index array, rows idx[r] for r < pf_limit may be prefetched
@@ -127,6 +129,9 @@ cdef double loss_grad(int head, const floating* X, Py_ssize_t d, Py_ssize_t k,
     ``lw``: per-label class weights of the multilabel head (2 k doubles: the weight of a
     0 and of a 1 for each label), or NULL; ignored by the other heads, whose class
     weights are folded into the sample weights.
+
+    ``W32``: NULL, or with float32 X the coefficients rounded to float32 (k d floats): the
+    k-output heads then multiply and add in float32 (mini-batch training, _sgd.pyx).
     """
     cdef Py_ssize_t n = stop - start
     cdef Py_ssize_t scr = fastlr_scratch_size(k)
@@ -135,7 +140,8 @@ cdef double loss_grad(int head, const floating* X, Py_ssize_t d, Py_ssize_t k,
     cdef double loss = 0.0
     cdef double* buf
     if n_threads <= 1 or n < 2 * n_threads:
-        return _rows(head, X, d, k, Y, sw, lw, idx, start, stop, pf_limit, W, b, GW, Gb, work)
+        return _rows(head, X, d, k, Y, sw, lw, idx, start, stop, pf_limit, W, b, GW, Gb, work,
+                     W32)
     for t in prange(n_threads, nogil=True, schedule='static', chunksize=1,
                     num_threads=n_threads):
         buf = work + t * stride
@@ -143,7 +149,7 @@ cdef double loss_grad(int head, const floating* X, Py_ssize_t d, Py_ssize_t k,
         lo = start + (n * t) // n_threads
         hi = start + (n * (t + 1)) // n_threads
         buf[k * d + k + scr] = _rows(head, X, d, k, Y, sw, lw, idx, lo, hi, pf_limit, W, b,
-                                   buf, buf + k * d, buf + k * d + k)
+                                   buf, buf + k * d, buf + k * d + k, W32)
     # fixed-order reduction: thread 0, then 1, ...
     for t in range(n_threads):
         buf = work + t * stride
@@ -177,7 +183,8 @@ def loss_gradient(str head, const floating[:, ::1] X,        # IN (n, d)
                   double[::1] grad_intercept_out,            # OUT (k,)
                   const Py_ssize_t[::1] rows=None,           # IN subset of rows, or all
                   int n_threads=1,
-                  const double[:, ::1] label_weights=None):  # IN (k, 2) multilabel only
+                  const double[:, ::1] label_weights=None,   # IN (k, 2) multilabel only
+                  bint float32_arithmetic=False):
     """Sum over rows of ``s_i l(y_i, W x_i + b)``; overwrites the gradient buffers.
 
     Returns ``(loss, grad_coef_out, grad_intercept_out)`` where
@@ -186,6 +193,10 @@ def loss_gradient(str head, const floating[:, ::1] X,        # IN (n, d)
     heads Y has one column (0/1, or the class index as a float); otherwise k columns.
     ``label_weights[c] = (weight of y=0, weight of y=1)`` for label c of the multilabel
     head (BCE's ``pos_weight`` is the ratio of the two).
+
+    ``float32_arithmetic`` (float32 X): the products and partial sums in float32 on the
+    coefficients rounded to float32, as mini-batch training computes them (the k-output
+    heads under AVX-512; elsewhere it changes nothing). For tests.
     """
     cdef int h = _HEADS[head]
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = coef.shape[0]
@@ -208,10 +219,16 @@ def loss_gradient(str head, const floating[:, ::1] X,        # IN (n, d)
         n_threads = 1
     work = np.empty(max(workspace_size(k, d, n_threads), 1), dtype=np.float64)
     cdef double[::1] w = work
+    cdef float[::1] c32
+    cdef const float* W32 = NULL
+    if float32_arithmetic and floating is float and k * d > 0:
+        c32 = np.asarray(coef, dtype=np.float32).ravel()
+        W32 = &c32[0]
     with nogil:
         loss = loss_grad(h, &X[0, 0], d, k, &Y[0, 0], sw, lw, idx, 0, m, m,
                          &coef[0, 0], &intercept[0],
-                         &grad_coef_out[0, 0], &grad_intercept_out[0], n_threads, &w[0])
+                         &grad_coef_out[0, 0], &grad_intercept_out[0], n_threads, &w[0],
+                         W32)
     return loss, np.asarray(grad_coef_out), np.asarray(grad_intercept_out)
 
 

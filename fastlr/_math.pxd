@@ -20,8 +20,10 @@ cdef extern from "_kernels.h":
     double fastlr_rows_f32(int head, const float* X, Py_ssize_t d, Py_ssize_t k,
                            const double* Y, const double* sw, const double* lw,
                            const Py_ssize_t* idx, Py_ssize_t start, Py_ssize_t stop,
-                           Py_ssize_t pf_limit, const double* W, const double* b,
-                           double* GW, double* Gb, double* scratch) noexcept nogil
+                           Py_ssize_t pf_limit, const double* W, const float* W32,
+                           const double* b, double* GW, double* Gb,
+                           double* scratch) noexcept nogil
+    void fastlr_round_coef(const double* W, float* W32, Py_ssize_t n) noexcept nogil
     void fastlr_logistic_terms(const double* z, const double* y, Py_ssize_t n,
                                double* loss, double* dz) noexcept nogil
     ctypedef struct fastlr_step_t:
@@ -69,6 +71,7 @@ cdef extern from "_kernels.h":
         double* G
         double* buf1
         double* buf2
+        float* W32
         fastlr_step_t sW
         fastlr_step_t sb
         double loss_scale

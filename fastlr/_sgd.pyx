@@ -37,7 +37,7 @@ import numpy as np
 
 from fastlr._math cimport (floating, fastlr_step_t, fastlr_batch_update, fastlr_select_kernels,
                            fastlr_split_t, fastlr_split_available, fastlr_class_blocks,
-                           fastlr_fused_batch_rows,
+                           fastlr_fused_batch_rows, fastlr_round_coef, fastlr_simd_level,
                            fastlr_split_batches_f32, fastlr_split_batches_f64,
                            fastlr_scratch_size)
 from fastlr._loss cimport loss_grad, workspace_size, HEAD_LOGISTIC
@@ -101,6 +101,21 @@ def _set_fused(bint on):
     global FUSE
     cdef bint old = FUSE
     FUSE = on
+    return old
+
+
+# float32 X: the k-output heads' mini-batch epochs multiply and add in float32 (see
+# fastlr_split_batches in _kernels_impl.h); switched off by tests that compare them with
+# double arithmetic.
+cdef bint FLOAT32_ARITHMETIC = True
+
+
+def _set_float32_arithmetic(bint on):
+    """Switch float32 arithmetic for float32 X on or off (tests and benchmarks only);
+    returns the previous setting."""
+    global FLOAT32_ARITHMETIC
+    cdef bint old = FLOAT32_ARITHMETIC
+    FLOAT32_ARITHMETIC = on
     return old
 
 
@@ -214,6 +229,15 @@ def run_epoch(const floating[:, ::1] X,          # IN (n, d)
     cdef int snt = split_threads(cfg.head, bs, d, k, n_threads)
     if snt == 0 and fused_batches(cfg.head, bs, d, k, n_threads, sizeof(floating)):
         snt = 1
+    # float32 X: the k-output heads multiply and add in float32 on a float32 copy of the
+    # coefficients (with AVX-512, whose kernels have that path)
+    cdef bint f32 = (floating is float and FLOAT32_ARITHMETIC and cfg.head != HEAD_LOGISTIC
+                     and fastlr_simd_level >= 2)
+    cdef float[::1] w32
+    cdef float* W32 = NULL
+    if f32:
+        w32 = np.empty(kd, dtype=np.float32)
+        W32 = &w32[0]
     cdef fastlr_split_t sp
     cdef double[::1] zb, ssc, rgp
     cdef long long[::1] bar_v
@@ -254,6 +278,7 @@ def run_epoch(const floating[:, ::1] X,          # IN (n, d)
             sp.G = &G[0]
             sp.buf1 = &buf1[0]
             sp.buf2 = &buf2[0]
+            sp.W32 = W32
             sp.sW = sW
             sp.sb = sb
             sp.loss_scale = cfg.loss_scale
@@ -277,6 +302,8 @@ def run_epoch(const floating[:, ::1] X,          # IN (n, d)
             # the coefficients it produced
             reg[0] = 0.0
             reg[1] = 0.0
+            if W32 != NULL:
+                fastlr_round_coef(W, W32, kd)
             if penalised:
                 for j in range(kd):
                     reg[0] += W[j] * W[j]
@@ -286,7 +313,7 @@ def run_epoch(const floating[:, ::1] X,          # IN (n, d)
                 stop = start + bs if start + bs < m else m
                 nt = n_threads if rows_split(stop - start, kd, n_threads) else 1
                 bl = loss_grad(cfg.head, &X[0, 0], d, k, &Y[0, 0], sw, lw, idx, start, stop, m,
-                               W, b, &G[0], &G[kd], nt, &wk[0])
+                               W, b, &G[0], &G[kd], nt, &wk[0], W32)
                 inv = cfg.loss_scale / <double> (stop - start)
                 bl *= inv
                 if penalised:
@@ -301,6 +328,8 @@ def run_epoch(const floating[:, ::1] X,          # IN (n, d)
                 # add the L2 term, update, soft-threshold for L1, and zero G for the next batch
                 fastlr_batch_update(&sW, &sb, step, inv, cfg.fit_intercept, W, b, &G[0],
                                     &buf1[0], &buf2[0], d, k, 0, k, reg)
+                if W32 != NULL:
+                    fastlr_round_coef(W, W32, kd)
     return loss_sum, ran, step, status
 
 

@@ -698,3 +698,74 @@ def test_count_nonfinite(dtype, n_threads):
 def test_count_nonfinite_empty():
     assert _loss.count_nonfinite(np.empty((0, 4))) == 0
     assert _loss.count_nonfinite(np.empty((4, 0), dtype=np.float32)) == 0
+
+
+# ---------------------------------------------------------------------------------------
+# float32 arithmetic (mini-batch training of float32 X, k-output heads, AVX-512)
+# ---------------------------------------------------------------------------------------
+
+def _float32_bounds(head, X, Y, sw, coef, intercept):
+    """Error bounds of float32 arithmetic against the exact loss and gradient.
+
+    Logits: x . w with w rounded to float32 (|dw| <= u |w|, u = 2**-24), each of 16 lanes
+    summing its d / 16 products in float32 by FMA (one rounding each: gamma_L with
+    L = d // 16 + 1), the lanes and the last d % 16 columns then added in double:
+    |dz_rc| <= (gamma_L + u + 2**-47) sum_j |x_rj w_cj| =: E_r (max over classes).
+    Heads: |d(h - y)| <= 2 E_r (softmax: |dp_c| <= 2 p_c max |dz|; sigmoid E / 4;
+    identity E). The residuals s_r (h - y) are rounded to float32 (u) and summed over a
+    row block of at most 32 rows in float32 (gamma_32); blocks and threads add in double.
+    Loss: softmax |dl| <= 2 E, multilabel <= k E (|dl/dz_c| <= 1), squared
+    <= sum_c (|z_c - y_c| E + E^2 / 2)."""
+    u = 2.0 ** -24
+    X = np.asarray(X, dtype=np.float64)
+    n, d = X.shape
+    k = coef.shape[0]
+    s = np.ones(n) if sw is None else np.asarray(sw, dtype=np.float64)
+    gamma = lambda m: m * u / (1 - m * u)  # noqa: E731
+    E = (gamma(d // 16 + 1) + u + 2.0 ** -47) * (np.abs(X) @ np.abs(coef).T).max(axis=1)
+    Z = R.decision(X, coef, intercept)
+    A = np.abs(R.residual(head, Y, Z))
+    dA = 2 * E[:, None] * s[:, None]                      # |change| of s_r (h - y)
+    Aw = s[:, None] * A
+    g32 = gamma(32)
+    bound_W = 1.01 * ((dA + (u + g32) * (Aw + dA)).T @ np.abs(X)) + 1e-12 * (Aw.T @ np.abs(X))
+    bound_b = 1.01 * dA.sum(axis=0) + 1e-12 * Aw.sum(axis=0)
+    if head == "softmax":
+        dl = 2 * E
+    elif head == "multilabel":
+        dl = k * E
+    else:
+        dl = (A * E[:, None] + 0.5 * E[:, None] ** 2).sum(axis=1)
+    loss_terms = s * R.per_sample_loss(head, Y, Z)
+    bound_loss = 1.01 * np.sum(s * dl) + 1e-12 * np.abs(loss_terms).sum()
+    return bound_loss, bound_W, bound_b
+
+
+@pytest.mark.parametrize("n, k, n_threads", [(7, 3, 1), (70, 10, 1), (70, 3, 2)])
+@pytest.mark.parametrize("d", [5, 16, 37, 100, 784])
+@pytest.mark.parametrize("head", ["softmax", "multilabel", "squared"])
+def test_float32_arithmetic_within_its_rounding_bound(head, d, n, k, n_threads):
+    """loss_gradient(float32_arithmetic=True) on float32 X, against the exact (double)
+    oracle on the same data: within the rounding bounds of _float32_bounds, entry by
+    entry. With AVX-512 the float32 path must run (it differs from double arithmetic);
+    elsewhere the flag changes nothing (bit-identical to double arithmetic). Coefficients
+    ~ 2 / sqrt(d) keep the logits O(1), where the bounds stay under 1% of the gradient's
+    entries (median), so a misplaced or stale float32 coefficient exceeds them."""
+    X, Y, sw, coef, intercept = make_problem(head, n=n, d=d, k=k, dtype=np.float32,
+                                             weights=True, seed=d + n,
+                                             coef_scale=2 / np.sqrt(d))
+    k = coef.shape[0]
+    out = np.empty((k, d)), np.empty(k)
+    loss32, gW32, gb32 = _loss.loss_gradient(head, X, Y, sw, coef, intercept, *out,
+                                             n_threads=n_threads, float32_arithmetic=True)
+    gW32, gb32 = np.array(gW32), np.array(gb32)
+    loss, gW, gb = R.loss_grad(head, X, Y, sw, coef, intercept)
+    bound_loss, bound_W, bound_b = _float32_bounds(head, X, Y, sw, coef, intercept)
+    assert abs(loss32 - loss) <= bound_loss
+    assert np.all(np.abs(gW32 - gW) <= bound_W)
+    assert np.all(np.abs(gb32 - gb) <= bound_b)
+    loss64, gW64, gb64 = kernel(head, X, Y, sw, coef, intercept, n_threads=n_threads)
+    if _loss.simd_level() == "avx512":
+        assert not np.array_equal(gW32, gW64)
+    else:
+        assert loss32 == loss64 and np.array_equal(gW32, gW64) and np.array_equal(gb32, gb64)
