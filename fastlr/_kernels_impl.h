@@ -1618,26 +1618,27 @@ static FASTLR_TARGET void SFX(fastlr_opt_step)(const fastlr_step_t *s_in, double
  * of a k-output head, as _sgd.run_epoch runs them (batch bi: positions [bi bs, bi bs + bs)
  * of a->idx, or of 0..m-1 when NULL; loss check, optimiser step), with the class blocks
  * shared by a->nt threads: each owns the blocks [nblk t / nt, nblk (t + 1) / nt) and their
- * coefficients, intercepts, gradient and optimiser buffers. Per batch a thread computes its
- * classes' logits into the shared a->Z, meets the others at a barrier, then computes the
- * head of every row from all the logits (each thread the same numbers, so each takes the
- * same loss and the same decision to stop), its classes' gradient, and its step. The
- * logits and penalty partial sums alternate between two buffers by batch parity, so one
- * barrier per batch suffices: a thread cannot write a buffer again before the others have
+ * coefficients, intercepts, gradient and optimiser buffers. Per row block of a batch a
+ * thread computes its classes' logits into the shared a->Z, meets the others at a
+ * barrier, then computes the head of the block's rows from all the logits (each thread
+ * the same numbers, so each takes the same loss and the same decision to stop) and its
+ * classes' gradient; after the batch's last block, its step. The logits alternate between
+ * two buffers by block parity and the penalty partial sums by batch parity, so one
+ * barrier per block suffices: a thread cannot write a buffer again before the others have
  * passed the next barrier, after they finished reading it.
  * The coefficients come out bit-identical to one thread's (same blocks, same per-class
  * arithmetic); the loss differs only in how the penalty's sum is split.
- * a->Z: 2 (bs + KROWS) k doubles; a->scratch: nt fastlr_scratch_size(k); a->regp: 4 nt;
+ * a->Z: 2 (min(bs, block_rows(d)) + KROWS) k doubles; a->scratch: nt fastlr_scratch_size(k); a->regp: 4 nt;
  * a->bar: 16 zeros (fastlr_spin_barrier's). */
 static FASTLR_TARGET void SFX(fastlr_split_batches)(fastlr_split_t *a, const FLT *X,
                                                     ptrdiff_t batch_lo, ptrdiff_t batch_hi) {
     const int head = a->head, nt = a->nt;
     const ptrdiff_t d = a->d, k = a->k, kd = k * d, m = a->m, bs = a->bs;
-    const ptrdiff_t ycols = head == FASTLR_SOFTMAX ? 1 : k, zrows = bs + KROWS;
+    const ptrdiff_t ycols = head == FASTLR_SOFTMAX ? 1 : k;
     const ptrdiff_t *idx = a->idx;
     const double *Y = a->Y, *sw = a->sw;
     const int n5 = SFX(blocks_of_5)(k), nblk = SFX(n_class_blocks)(k, n5);
-    const ptrdiff_t rb = SFX(block_rows)(d);
+    const ptrdiff_t rb = SFX(block_rows)(d), zrows = (bs < rb ? bs : rb) + KROWS;
 #pragma omp parallel num_threads(nt)
     {
         const int tid = omp_get_thread_num();
@@ -1655,7 +1656,7 @@ static FASTLR_TARGET void SFX(fastlr_split_batches)(fastlr_split_t *a, const FLT
         float *W32 = NULL;
 #endif
         double own[2] = {0.0, 0.0}, loss_sum = 0.0;
-        ptrdiff_t ran = 0, bi, j;
+        ptrdiff_t ran = 0, bi, j, zpar = 0;
         int status = 0;
         if (a->penalised)
             for (j = c0 * d; j < c1 * d; j++) {
@@ -1664,7 +1665,7 @@ static FASTLR_TARGET void SFX(fastlr_split_batches)(fastlr_split_t *a, const FLT
             }
         for (bi = batch_lo; bi < batch_hi; bi++) {
             const ptrdiff_t start = bi * bs, stop = start + bs < m ? start + bs : m;
-            double *Z = a->Z + (bi & 1) * zrows * k, *rp = a->regp + (bi & 1) * 2 * nt;
+            double *rp = a->regp + (bi & 1) * 2 * nt;
             /* a batch of one row block has its loss before its gradient: the step is then
              * taken tile by tile inside the gradient pass (fastlr_fuse_t) */
             const int fused = a->fuse && stop - start <= rb;
@@ -1674,16 +1675,16 @@ static FASTLR_TARGET void SFX(fastlr_split_batches)(fastlr_split_t *a, const FLT
             rp[2 * tid] = own[0];
             rp[2 * tid + 1] = own[1];
             for (r = start; r < stop; r += nr) {
+                /* a row block at a time, so that its rows are still in L2 for the
+                 * gradient (a batch's logits first, then its gradients, read a batch of
+                 * 256 rows twice from L3: two threads were no faster than one) */
+                double *Z = a->Z + (zpar++ & 1) * zrows * k;
                 nr = stop - r < rb ? stop - r : rb;
                 SFX(gather_block)(X, d, idx, r, nr, i, xs);
                 SFX(block_logits)(d, k, Y, ycols, sw, idx, r, nr, m, xs, W, W32, b, n5, b0,
-                                  b1, Z + (r - start) * k);
-            }
-            fastlr_spin_barrier(a->bar, nt);
-            for (r = start; r < stop; r += nr) {
-                nr = stop - r < rb ? stop - r : rb;
-                SFX(gather_block)(X, d, idx, r, nr, i, xs);
-                memcpy(A, Z + (r - start) * k, nr * k * sizeof(double));
+                                  b1, Z);
+                fastlr_spin_barrier(a->bar, nt);
+                memcpy(A, Z, nr * k * sizeof(double));
                 bl += SFX(block_head)(head, A, nr, k, Y, ycols, i, sw, a->lw);
                 if (!fused) {
                     int npf = SFX(next_rows)(X, d, idx, r + nr, nr, m, pfn);
