@@ -764,6 +764,52 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(tile_out)(
  * 0.059 s; Adam's unchanged, its step bound by the square roots, not by memory). pfn: npf
  * rows to prefetch meanwhile. */
 #define FASTLR_JV 4
+
+/* Prefetches of the next block's rows (pfn, npf of them) into L2, made by the gradient
+ * tiles: row r's bytes [j, j + nbytes) while a tile reads the same columns of this block,
+ * then the columns from j to the end of every row. */
+static inline __attribute__((always_inline)) void SFX(pf_cols)(const FLT *row, ptrdiff_t j,
+                                                              int nbytes) {
+    for (int v = 0; v < nbytes; v += 64) FASTLR_PREFETCH_L2((const char *)(row + j) + v);
+}
+static inline void SFX(pf_rest)(const FLT *const *pfn, int npf, ptrdiff_t j, ptrdiff_t d) {
+    for (int r = 0; r < npf; r++)
+        if (j < d) {
+            FASTLR_PREFETCH_L2(pfn[r] + j);
+            FASTLR_PREFETCH_L2(pfn[r] + d - 1);
+        }
+}
+
+/* The last columns [j, d) of a gradient tile (fewer than a vector): G_{c+q} +=
+ * sum_r ab[r CB + q] x_r in double, or with fu the optimiser's step by fastlr_opt_step
+ * (and, with W32, the stepped coefficients rounded into it). ab holds doubles, or floats
+ * when ab_f32 (a constant where inlined). */
+static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_tail)(
+        const void *ab, const int ab_f32, const FLT *const *xs, int nr, double *GW,
+        float *W32, ptrdiff_t d, ptrdiff_t c, ptrdiff_t kq, const int CB, ptrdiff_t j,
+        fastlr_fuse_t *fu) {
+    for (ptrdiff_t q = 0; q < kq && j < d; q++) {
+        double gt[16], treg[2] = {0.0, 0.0};
+        ptrdiff_t jj, o = (c + q) * d + j;
+        for (jj = j; jj < d; jj++) {
+            double sj = 0.0;
+            for (int r = 0; r < nr; r++)
+                sj += (ab_f32 ? (double)((const float *)ab)[r * CB + q]
+                              : ((const double *)ab)[r * CB + q]) * xs[r][jj];
+            if (fu == NULL)
+                GW[o + jj - j] += sj;
+            else
+                gt[jj - j] = sj;
+        }
+        if (fu != NULL) {
+            fastlr_opt_step(&fu->s, fu->W + o, gt, fu->buf1 + o, fu->buf2 + o, d - j, treg);
+            if (W32 != NULL) fastlr_round_coef(fu->W + o, W32 + o, d - j);
+            fu->reg[0] += treg[0];
+            fu->reg[1] += treg[1];
+        }
+    }
+}
+
 static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_cbr)(
         const double *A, const FLT *const *xs, int nr, double *GW, ptrdiff_t d,
         ptrdiff_t k, ptrdiff_t c, ptrdiff_t kq, const int CB, double *ab,
@@ -781,9 +827,7 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_cbr)(
         for (r = 0; r < nr; r++) {
             SFX(vd) xv[FASTLR_JV];
             /* the next block's rows, into L2, over the same columns as this step reads */
-            if (r < npf)
-                for (v = 0; v < FASTLR_JV * FASTLR_VW * (int)sizeof(FLT); v += 64)
-                    FASTLR_PREFETCH_L2((const char *)(pfn[r] + j) + v);
+            if (r < npf) SFX(pf_cols)(pfn[r], j, FASTLR_JV * FASTLR_VW * (int)sizeof(FLT));
             for (v = 0; v < FASTLR_JV; v++) xv[v] = SFX(ld_x)(xs[r] + j + v * FASTLR_VW);
             for (q = 0; q < CB; q++) {
                 double aq = ab[r * CB + q];
@@ -795,11 +839,7 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_cbr)(
                 SFX(tile_out)(GW, fu, (c + q) * d + j + v * FASTLR_VW, acc[q][v], &a2, &a1,
                                NULL);
     }
-    for (r = 0; r < npf; r++)
-        if (j < d) {
-            FASTLR_PREFETCH_L2(pfn[r] + j);
-            FASTLR_PREFETCH_L2(pfn[r] + d - 1);
-        }
+    SFX(pf_rest)(pfn, npf, j, d);
     for (; j + FASTLR_VW <= d; j += FASTLR_VW) {
         SFX(vd) acc[5];
         for (q = 0; q < CB; q++) acc[q] = VZERO;
@@ -810,24 +850,7 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_cbr)(
         for (q = 0; q < kq; q++)
             SFX(tile_out)(GW, fu, (c + q) * d + j, acc[q], &a2, &a1, NULL);
     }
-    for (q = 0; q < kq && j < d; q++) {
-        /* the last d - j < FASTLR_VW columns; with fu, stepped by fastlr_opt_step */
-        double gt[FASTLR_VW], treg[2] = {0.0, 0.0};
-        ptrdiff_t jj, o = (c + q) * d + j;
-        for (jj = j; jj < d; jj++) {
-            double sj = 0.0;
-            for (r = 0; r < nr; r++) sj += ab[r * CB + q] * xs[r][jj];
-            if (fu == NULL)
-                GW[(c + q) * d + jj] += sj;
-            else
-                gt[jj - j] = sj;
-        }
-        if (fu != NULL) {
-            fastlr_opt_step(&fu->s, fu->W + o, gt, fu->buf1 + o, fu->buf2 + o, d - j, treg);
-            fu->reg[0] += treg[0];
-            fu->reg[1] += treg[1];
-        }
-    }
+    SFX(grad_tail)(ab, 0, xs, nr, GW, NULL, d, c, kq, CB, j, fu);
     if (fu != NULL) {
         fu->reg[0] += SFX(hsum)(a2);
         fu->reg[1] += SFX(hsum)(a1);
@@ -923,9 +946,7 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_cbr32)(
             for (v = 0; v < FASTLR_JV; v++) acc[q][v] = (SFX(vf)){0};
         for (r = 0; r < nr; r++) {
             SFX(vf) xv[FASTLR_JV];
-            if (r < npf)
-                for (v = 0; v < FASTLR_JV * FASTLR_FW * (int)sizeof(FLT); v += 64)
-                    FASTLR_PREFETCH_L2((const char *)(pfn[r] + j) + v);
+            if (r < npf) SFX(pf_cols)(pfn[r], j, FASTLR_JV * FASTLR_FW * (int)sizeof(FLT));
             for (v = 0; v < FASTLR_JV; v++) xv[v] = SFX(ld_f)(xs[r] + j + v * FASTLR_FW);
             for (q = 0; q < CB; q++) {
                 float aq = ab[r * CB + q];
@@ -939,11 +960,7 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_cbr32)(
                 SFX(tile_out)(GW, fu, o + 8, SFX(widen_hi)(acc[q][v]), &a2, &a1, w32);
             }
     }
-    for (r = 0; r < npf; r++)
-        if (j < d) {
-            FASTLR_PREFETCH_L2(pfn[r] + j);
-            FASTLR_PREFETCH_L2(pfn[r] + d - 1);
-        }
+    SFX(pf_rest)(pfn, npf, j, d);
     for (; j + FASTLR_FW <= d; j += FASTLR_FW) {
         SFX(vf) acc[5];
         for (q = 0; q < CB; q++) acc[q] = (SFX(vf)){0};
@@ -957,24 +974,7 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_cbr32)(
             SFX(tile_out)(GW, fu, o + 8, SFX(widen_hi)(acc[q]), &a2, &a1, w32);
         }
     }
-    for (q = 0; q < kq && j < d; q++) {
-        double gt[FASTLR_FW], treg[2] = {0.0, 0.0};
-        ptrdiff_t jj, o = (c + q) * d + j;
-        for (jj = j; jj < d; jj++) {
-            double sj = 0.0;
-            for (r = 0; r < nr; r++) sj += (double)ab[r * CB + q] * xs[r][jj];
-            if (fu == NULL)
-                GW[(c + q) * d + jj] += sj;
-            else
-                gt[jj - j] = sj;
-        }
-        if (fu != NULL) {
-            fastlr_opt_step(&fu->s, fu->W + o, gt, fu->buf1 + o, fu->buf2 + o, d - j, treg);
-            fastlr_round_coef(fu->W + o, W32 + o, d - j);
-            fu->reg[0] += treg[0];
-            fu->reg[1] += treg[1];
-        }
-    }
+    SFX(grad_tail)(ab, 1, xs, nr, GW, W32, d, c, kq, CB, j, fu);
     if (fu != NULL) {
         fu->reg[0] += SFX(hsum)(a2);
         fu->reg[1] += SFX(hsum)(a1);
