@@ -26,6 +26,12 @@
  * Summation orders depend only on the shapes, so results are reproducible run to run
  * (they may differ in the last bits between the instruction sets, i.e. between machines).
  *
+ * Precision: arithmetic in double, except the mini-batch training of the k-output heads on
+ * float32 X with AVX-512, which multiplies and adds in float32 (16 lanes instead of 8) on
+ * a float32 copy of the coefficients; parameters, head, loss and optimiser stay double
+ * (_kernels_impl.h, "float32 arithmetic"). So such results differ between AVX-512 and
+ * other machines by float32 rounding, not only in the last bits.
+ *
  * Numerics: never clip, never overflow. sigmoid branches on the sign of z; the binary
  * cross-entropy is written so that its large linear parts cancel exactly; softmax and
  * log-sum-exp subtract the row maximum and use log1p for the non-maximal terms. The SIMD

@@ -11,12 +11,15 @@ Covered, for each head (logistic, softmax, multilabel, squared):
 * ``predict_linear`` == oracle (decision and probabilities), rows sum to 1, the logistic
   two-column output is ``[1 - p, p]``;
 * ``count_nonfinite``;
-* the buffer contract: outputs overwritten and returned, inputs untouched.
+* the buffer contract: outputs overwritten and returned, inputs untouched;
+* ``float32_arithmetic=True`` (how mini-batch training computes the k-output heads on
+  float32 X with AVX-512): within derived float32 rounding bounds of the exact oracle.
 
 Tolerances. Every comparison states the error bound it relies on. Two scales recur:
 
 * The kernels evaluate all arithmetic in double (float32 X is widened on load, which is
-  exact), so kernel and oracle compute the same real-valued function, each rounding
+  exact; the float32-arithmetic path has its own bounds, ``_float32_bounds``), so kernel
+  and oracle compute the same real-valued function, each rounding
   O(n + d) times. Their difference is bounded by a small multiple of
   ``eps * (sum of the magnitudes of the terms being added)``, *not* of the result (a
   gradient entry can be a sum that cancels to ~0). ``_scales`` computes those magnitudes;
