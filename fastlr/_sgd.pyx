@@ -232,7 +232,7 @@ def run_epoch(const floating[:, ::1] X,          # IN (n, d)
     # float32 X: the k-output heads multiply and add in float32 on a float32 copy of the
     # coefficients (with AVX-512, whose kernels have that path)
     cdef bint f32 = (floating is float and FLOAT32_ARITHMETIC and cfg.head != HEAD_LOGISTIC
-                     and fastlr_simd_level >= 2)
+                     and fastlr_simd_level >= 2 and kd > 0)
     cdef float[::1] w32
     cdef float* W32 = NULL
     if f32:
