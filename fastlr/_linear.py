@@ -29,8 +29,10 @@ class LinearRegression(RegressorMixin, _LinearModel):
     solver : {'lbfgs', 'sgd', 'adam'}, default='lbfgs'
         'lbfgs' reaches the least-squares / ElasticNet optimum (OWL-QN for an L1 part);
         'sgd' and 'adam' follow ``torch.optim.SGD`` / ``torch.optim.Adam`` step for step
-        on the batch loss ``F.mse_loss``. The parameters from ``batch_size`` to
-        ``validation_fraction`` are used by the mini-batch solvers only.
+        on the batch loss ``F.mse_loss``; on float32 X they multiply and add in float32
+        (with AVX-512), keeping coefficients, optimiser state and loss in float64. The
+        parameters from ``batch_size`` to ``validation_fraction`` are used by the
+        mini-batch solvers only.
     batch_size : int or 'auto', default='auto'
         Rows per mini-batch; 'auto' is ``min(200, n_samples)``.
     learning_rate_init : float, default=0.001

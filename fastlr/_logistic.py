@@ -57,7 +57,9 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         'lbfgs' is an exact full-batch quasi-Newton method (L-BFGS with a strong-Wolfe
         line search; OWL-QN when ``l1_ratio > 0``) that reaches scikit-learn's optimum, in
         float32 when X is float32. 'sgd' and 'adam' are mini-batch optimisers with
-        ``torch.optim.SGD`` (dampening 0) and ``torch.optim.Adam`` update rules. The
+        ``torch.optim.SGD`` (dampening 0) and ``torch.optim.Adam`` update rules; for
+        softmax and multi-label models on float32 X they multiply and add in float32
+        (with AVX-512), keeping coefficients, optimiser state and loss in float64. The
         parameters from ``batch_size`` to ``validation_fraction`` below are used by the
         mini-batch solvers only.
     batch_size : int or 'auto', default='auto'
