@@ -754,17 +754,6 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(tile_out)(
     *a1 += (SFX(vd))((SFX(vi))p & ((SFX(vi))VZERO + 0x7fffffffffffffffLL));
 }
 
-/* G_{c+q} += sum_{r < nr} A[r k + c + q] x_r for the kq <= CB classes from c, over a block
- * of nr rows: a tile of G (CB classes x JV vectors) is accumulated in registers over all
- * the block's rows and added to G once, so G is read and written once per block instead
- * of once per 4 rows (for 10 x 784, G is 63 KB: with W it does not fit in L1, and its
- * traffic from L2 bounded the kernel). The block's rows are re-read from L2 / L1. With fu
- * (the batch is this one block), each finished tile updates W instead (tile_out) and G
- * is not touched (10-class 200k x 784 float32, batch 32, 2 threads: sgd epoch 0.064 ->
- * 0.059 s; Adam's unchanged, its step bound by the square roots, not by memory). pfn: npf
- * rows to prefetch meanwhile. */
-#define FASTLR_JV 4
-
 /* Prefetches of the next block's rows (pfn, npf of them) into L2, made by the gradient
  * tiles: row r's bytes [j, j + nbytes) while a tile reads the same columns of this block,
  * then the columns from j to the end of every row. */
@@ -810,6 +799,17 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_tail)(
     }
 }
 
+/* G_{c+q} += sum_{r < nr} A[r k + c + q] x_r for the kq <= CB classes from c, over a block
+ * of nr rows: a tile of G (CB classes x JV vectors) is accumulated in registers over all
+ * the block's rows and added to G once, so G is read and written once per block instead
+ * of once per 4 rows (for 10 x 784, G is 63 KB: with W it does not fit in L1, and its
+ * traffic from L2 bounded the kernel). The block's rows are re-read from L2 / L1. With fu
+ * (the batch is this one block), each finished tile updates W instead (tile_out) and G
+ * is not touched (10-class 200k x 784 float32, batch 32, 2 threads: sgd epoch 0.064 ->
+ * 0.059 s; Adam's unchanged: its step is bound by its own arithmetic and by moving W, m
+ * and v through L2, and computing the square roots by FMAs instead made it slower). pfn:
+ * npf rows to prefetch meanwhile. */
+#define FASTLR_JV 4
 static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_cbr)(
         const double *A, const FLT *const *xs, int nr, double *GW, ptrdiff_t d,
         ptrdiff_t k, ptrdiff_t c, ptrdiff_t kq, const int CB, double *ab,
@@ -859,7 +859,8 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_cbr)(
 
 #if FASTLR_FLT_FLOAT
 /* ---- float32 arithmetic for float32 X in mini-batch training -----------------------
- * With float32 X, a mini-batch epoch of a k-output head (fastlr_split_batches) multiplies
+ * With float32 X, a mini-batch epoch of a k-output head (fastlr_split_batches, and
+ * kout_rows when _sgd.run_epoch passes W32) multiplies
  * and adds in float32, twice the lanes of double, on a float32 copy W32 of the
  * coefficients that follows W after every step: the products x_j w_j and each lane's
  * partial sum (a logit's d / 16 products, or a gradient tile's sum over the block's rows)
