@@ -806,9 +806,9 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_tail)(
  * traffic from L2 bounded the kernel). The block's rows are re-read from L2 / L1. With fu
  * (the batch is this one block), each finished tile updates W instead (tile_out) and G
  * is not touched (10-class 200k x 784 float32, batch 32, 2 threads: sgd epoch 0.064 ->
- * 0.059 s; Adam's unchanged: its step is bound by its own arithmetic and by moving W, m
- * and v through L2, and computing the square roots by FMAs instead made it slower). pfn:
- * npf rows to prefetch meanwhile. */
+ * 0.059 s; Adam's unchanged: its step is bound by its own floating-point operations, and
+ * neither square roots by FMAs nor m and v in float32 made it faster). pfn: npf rows to
+ * prefetch meanwhile. */
 #define FASTLR_JV 4
 static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_cbr)(
         const double *A, const FLT *const *xs, int nr, double *GW, ptrdiff_t d,
