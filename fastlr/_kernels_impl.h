@@ -56,18 +56,29 @@ static inline FASTLR_TARGET double SFX(hsum)(SFX(vd) v) {
 }
 #define VZERO ((SFX(vd)){0})
 
-/* out[i] = hsum(a_i) for four vectors, in hsum's order. With AVX-512 the four sums are
- * formed together: lane pairs, pairs of pairs, then the two 256-bit halves (12
- * instructions instead of about 40). */
-static inline FASTLR_TARGET void SFX(hsum4)(SFX(vd) a0, SFX(vd) a1, SFX(vd) a2, SFX(vd) a3,
-                                            double *out) {
 #if FASTLR_X86_DISPATCH && FASTLR_VW == 8
+/* The first two stages of the transpose-and-add tree of hsum4 and dot_8rows: lane pairs
+ * of the four vectors (a0[0] + a0[1], ...), then pairs of pairs. Each 128-bit quarter of
+ * the result holds two of a vector's four partial sums: (a0, a1) in quarters 0 and 2,
+ * (a2, a3) in 1 and 3; the last stage adds the halves. */
+static inline FASTLR_TARGET __m512d SFX(fold4)(SFX(vd) a0, SFX(vd) a1, SFX(vd) a2,
+                                               SFX(vd) a3) {
     __m512d p01 = _mm512_add_pd(_mm512_unpacklo_pd((__m512d)a0, (__m512d)a1),
                                 _mm512_unpackhi_pd((__m512d)a0, (__m512d)a1));
     __m512d p23 = _mm512_add_pd(_mm512_unpacklo_pd((__m512d)a2, (__m512d)a3),
                                 _mm512_unpackhi_pd((__m512d)a2, (__m512d)a3));
-    __m512d q = _mm512_add_pd(_mm512_shuffle_f64x2(p01, p23, 0x88),
-                              _mm512_shuffle_f64x2(p01, p23, 0xdd));
+    return _mm512_add_pd(_mm512_shuffle_f64x2(p01, p23, 0x88),
+                         _mm512_shuffle_f64x2(p01, p23, 0xdd));
+}
+#endif
+
+/* out[i] = hsum(a_i) for four vectors, in hsum's order. With AVX-512 the four sums are
+ * formed together: lane pairs, pairs of pairs (fold4), then the two 256-bit halves (12
+ * instructions instead of about 40). */
+static inline FASTLR_TARGET void SFX(hsum4)(SFX(vd) a0, SFX(vd) a1, SFX(vd) a2, SFX(vd) a3,
+                                            double *out) {
+#if FASTLR_X86_DISPATCH && FASTLR_VW == 8
+    __m512d q = SFX(fold4)(a0, a1, a2, a3);
     __m512d f = _mm512_add_pd(_mm512_shuffle_f64x2(q, q, 0x08),
                               _mm512_shuffle_f64x2(q, q, 0x0d));
     _mm256_storeu_pd(out, _mm512_castpd512_pd256(f));
@@ -717,20 +728,6 @@ static inline ptrdiff_t SFX(class_block_start)(int n5, int t) {
                        kq = k - c < (t < n5 ? 5 : 4) ? k - c : (t < n5 ? 5 : 4), \
                        once_ = 1; once_; once_ = 0)
 
-/* z[r k + c] = x_r . W_c for the KROWS rows and the classes of blocks [b0, b1); the rows
- * pf (or NULL) are prefetched during the first of those blocks */
-static inline FASTLR_TARGET void SFX(dot_blk)(const FLT *const *xs, const double *W,
-                                              ptrdiff_t d, ptrdiff_t k, int n5, int b0, int b1,
-                                              double *z, const FLT *const *pf) {
-    /* z rows are k apart: z + t k for the block's row t */
-    CLASS_BLOCK_LOOP(cb, c, kq, b0, b1) {
-        if (cb < n5)
-            SFX(dot_cb)(xs, W, d, k, c, kq, 5, z, cb == b0 ? pf : NULL);
-        else
-            SFX(dot_cb)(xs, W, d, k, c, kq, 4, z, cb == b0 ? pf : NULL);
-    }
-}
-
 /* One vector of a finished gradient tile g, at offset o of the k x d coefficients: added
  * to GW, or with fu, the optimiser's step applied to W and its buffers right away (a2, a1:
  * running sums of the updated p^2 and |p|). */
@@ -938,7 +935,6 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_cbr32)(
     SFX(vd) a2 = VZERO, a1 = VZERO;
     ptrdiff_t j;
     int r, q, v;
-    float *w32 = fu != NULL ? W32 : NULL;
     for (r = 0; r < nr; r++)
         for (q = 0; q < CB; q++) ab[r * CB + q] = q < kq ? (float)A[r * k + c + q] : 0.0f;
     for (j = 0; j + FASTLR_JV * FASTLR_FW <= d; j += FASTLR_JV * FASTLR_FW) {
@@ -957,8 +953,8 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_cbr32)(
         for (q = 0; q < kq; q++)
             for (v = 0; v < FASTLR_JV; v++) {
                 ptrdiff_t o = (c + q) * d + j + v * FASTLR_FW;
-                SFX(tile_out)(GW, fu, o, SFX(widen_lo)(acc[q][v]), &a2, &a1, w32);
-                SFX(tile_out)(GW, fu, o + 8, SFX(widen_hi)(acc[q][v]), &a2, &a1, w32);
+                SFX(tile_out)(GW, fu, o, SFX(widen_lo)(acc[q][v]), &a2, &a1, W32);
+                SFX(tile_out)(GW, fu, o + 8, SFX(widen_hi)(acc[q][v]), &a2, &a1, W32);
             }
     }
     SFX(pf_rest)(pfn, npf, j, d);
@@ -971,8 +967,8 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_cbr32)(
         }
         for (q = 0; q < kq; q++) {
             ptrdiff_t o = (c + q) * d + j;
-            SFX(tile_out)(GW, fu, o, SFX(widen_lo)(acc[q]), &a2, &a1, w32);
-            SFX(tile_out)(GW, fu, o + 8, SFX(widen_hi)(acc[q]), &a2, &a1, w32);
+            SFX(tile_out)(GW, fu, o, SFX(widen_lo)(acc[q]), &a2, &a1, W32);
+            SFX(tile_out)(GW, fu, o + 8, SFX(widen_hi)(acc[q]), &a2, &a1, W32);
         }
     }
     SFX(grad_tail)(ab, 1, xs, nr, GW, W32, d, c, kq, CB, j, fu);
@@ -982,6 +978,33 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_cbr32)(
     }
 }
 #endif
+
+/* z[r k + c] = x_r . W_c for the KROWS rows and the classes of blocks [b0, b1); the rows
+ * pf (or NULL) are prefetched during the first of those blocks. With W32 (float32 X,
+ * mini-batch training), in float32 arithmetic on W32 (dot_cb32; pf is then NULL). */
+static inline FASTLR_TARGET void SFX(dot_blk)(const FLT *const *xs, const double *W,
+                                              const float *W32, ptrdiff_t d, ptrdiff_t k,
+                                              int n5, int b0, int b1, double *z,
+                                              const FLT *const *pf) {
+    /* z rows are k apart: z + t k for the block's row t */
+    CLASS_BLOCK_LOOP(cb, c, kq, b0, b1) {
+#if FASTLR_FLT_FLOAT
+        if (W32 != NULL) {
+            if (cb < n5)
+                SFX(dot_cb32)(xs, W32, d, k, c, kq, 5, z);
+            else
+                SFX(dot_cb32)(xs, W32, d, k, c, kq, 4, z);
+            continue;
+        }
+#else
+        (void)W32;
+#endif
+        if (cb < n5)
+            SFX(dot_cb)(xs, W, d, k, c, kq, 5, z, cb == b0 ? pf : NULL);
+        else
+            SFX(dot_cb)(xs, W, d, k, c, kq, 4, z, cb == b0 ? pf : NULL);
+    }
+}
 
 #endif
 
@@ -1047,18 +1070,7 @@ static inline FASTLR_TARGET void SFX(block_logits)(ptrdiff_t d, ptrdiff_t k,
                 if (sw != NULL) FASTLR_PREFETCH(sw + ahead_);
             }
         }
-#if FASTLR_FLT_FLOAT
-        if (W32 != NULL) {
-            CLASS_BLOCK_LOOP(cb, c, kq, b0, b1) {
-                if (cb < n5)
-                    SFX(dot_cb32)(xs + t, W32, d, k, c, kq, 5, z + t * k);
-                else
-                    SFX(dot_cb32)(xs + t, W32, d, k, c, kq, 4, z + t * k);
-            }
-            continue;
-        }
-#endif
-        SFX(dot_blk)(xs + t, W, d, k, n5, b0, b1, z + t * k, NULL);
+        SFX(dot_blk)(xs + t, W, W32, d, k, n5, b0, b1, z + t * k, NULL);
     }
     CLASS_BLOCK_LOOP(cb, c, kq, b0, b1)
         for (t = 0; t < nr; t++)
@@ -1262,7 +1274,7 @@ static inline void SFX(put)(void *out, int out_f32, ptrdiff_t i, double v) {
  * x_t . w for the rows xs[0..7], each summed the same way (one accumulator per row, the
  * last d mod 8 columns as one masked vector, then hsum's order), so a row's logit does not
  * depend on its place in a block. The eight horizontal sums are one transpose-and-add tree
- * (21 instructions). The training loop's dot_4rows adds the tail after the horizontal sum,
+ * (hsum4's first stages, fold4, for each half; 21 instructions). The training loop's dot_4rows adds the tail after the horizontal sum,
  * so the two can differ in the last bits. */
 static inline FASTLR_TARGET __m512d SFX(dot_8rows)(const FLT *const *xs, const double *w,
                                                    ptrdiff_t d) {
@@ -1277,15 +1289,8 @@ static inline FASTLR_TARGET __m512d SFX(dot_8rows)(const FLT *const *xs, const d
         SFX(vd) wv = SFX(ld_d_n)(w + j, d - j);
         for (t = 0; t < 8; t++) a[t] += SFX(ld_x_n)(xs[t] + j, d - j) * wv;
     }
-    /* pairs of lanes (v0 + v1 ...), pairs of pairs, then the two 256-bit halves */
-    __m512d p[4], q0, q1;
-    for (t = 0; t < 4; t++)
-        p[t] = _mm512_add_pd(_mm512_unpacklo_pd((__m512d)a[2 * t], (__m512d)a[2 * t + 1]),
-                             _mm512_unpackhi_pd((__m512d)a[2 * t], (__m512d)a[2 * t + 1]));
-    q0 = _mm512_add_pd(_mm512_shuffle_f64x2(p[0], p[1], 0x88),
-                       _mm512_shuffle_f64x2(p[0], p[1], 0xdd));
-    q1 = _mm512_add_pd(_mm512_shuffle_f64x2(p[2], p[3], 0x88),
-                       _mm512_shuffle_f64x2(p[2], p[3], 0xdd));
+    /* hsum4's tree for rows 0-3 and for rows 4-7, then the two 256-bit halves of both */
+    __m512d q0 = SFX(fold4)(a[0], a[1], a[2], a[3]), q1 = SFX(fold4)(a[4], a[5], a[6], a[7]);
     return _mm512_add_pd(_mm512_shuffle_f64x2(q0, q1, 0x88),
                          _mm512_shuffle_f64x2(q0, q1, 0xdd));
 }
@@ -1490,7 +1495,7 @@ static FASTLR_TARGET int SFX(fastlr_predict)(int head, const FLT *X, ptrdiff_t d
             xs[t] = X + i0 * d;
             pf[t] = r + t + PF_AHEAD < pf_limit ? X + ROW(r + t + PF_AHEAD) * d : xs[t];
         }
-        SFX(dot_blk)(xs, W, d, k, n5, 0, nblk, scratch, pf);
+        SFX(dot_blk)(xs, W, NULL, d, k, n5, 0, nblk, scratch, pf);
         for (t = 0; t < KROWS; t++)
             for (c = 0; c < k; c++) scratch[t * k + c] += b[c];
         bad |= SFX(any_nonfinite)(scratch, KROWS * k);
