@@ -14,19 +14,30 @@ def torch1():
     torch.set_num_threads(n_threads)
 
 
+class _SwitchedOff:
+    """A context manager: one of _sgd's test switches (a ``_set_...(on)`` function that
+    returns the previous setting) off inside it, restored afterwards."""
+
+    def __init__(self, setter):
+        self.setter = setter
+
+    def __enter__(self):
+        self.old = self.setter(False)
+
+    def __exit__(self, *exc):
+        self.setter(self.old)
+
+
+@pytest.fixture
+def unfused():
+    """Inside it, mini-batch steps are taken after the gradient pass, not inside it."""
+    from fastlr import _sgd
+    return _SwitchedOff(_sgd._set_fused)
+
+
 @pytest.fixture
 def double_arithmetic():
-    """A context manager: inside it, mini-batch training of float32 X runs in double
-    arithmetic (fastlr's float32 arithmetic switched off, as on CPUs without AVX-512)."""
-    import contextlib
-
+    """Inside it, mini-batch training of float32 X runs in double arithmetic (fastlr's
+    float32 arithmetic switched off, as on CPUs without AVX-512)."""
     from fastlr import _sgd
-
-    @contextlib.contextmanager
-    def switch():
-        old = _sgd._set_float32_arithmetic(False)
-        try:
-            yield
-        finally:
-            _sgd._set_float32_arithmetic(old)
-    return switch
+    return _SwitchedOff(_sgd._set_float32_arithmetic)

@@ -19,18 +19,6 @@ pytestmark = pytest.mark.skipif(
 D = 301
 
 
-@pytest.fixture
-def unfused():
-    """Run the body of a test with the fused step off, restoring it afterwards."""
-    class Switch:
-        def __enter__(self):
-            self.old = _sgd._set_fused(False)
-
-        def __exit__(self, *exc):
-            _sgd._set_fused(self.old)
-    return Switch()
-
-
 def _data(n, k, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, D))

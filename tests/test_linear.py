@@ -426,7 +426,7 @@ def test_minibatch_float32_matches_reference_on_rounded_data(double_arithmetic):
         return LinearRegression(solver="sgd", learning_rate_init=1e-5, batch_size=2,
                                 max_iter=20, tol=None, shuffle=False, n_threads=NT).fit(
             x.astype(np.float32), y, coef_init=W0, intercept_init=b0)
-    with double_arithmetic():
+    with double_arithmetic:
         reg = fit()
     assert reg.coef_.dtype == np.float32
     W, b, losses, _ = ref_train(x.astype(np.float32).astype(np.float64), y, W0, b0, 20, 2,

@@ -412,7 +412,7 @@ def test_minibatch_float32_keeps_dtype_and_matches_rounded_reference(double_arit
     X, Y = multilabel_data(n=N)
     W0, b0 = _start(4, 5)
     X32 = X.astype(np.float32)
-    with double_arithmetic():
+    with double_arithmetic:
         clf = _fit(X32, Y, W0, b0, solver="adam", lr=0.01, batch_size=BATCH, epochs=EPOCHS)
     assert clf.coef_.dtype == np.float32 and clf.predict_proba(X32).dtype == np.float32
     W, b, losses, _ = ref_multilabel(X32.astype(np.float64), Y, W0, b0, EPOCHS, BATCH,

@@ -262,7 +262,7 @@ def test_float32_X(task, opt_name, double_arithmetic):
     X, y, yi, W0, b0, head = _data(task)
     opt = OPTIMIZERS[opt_name]
     X32 = X.astype(np.float32)
-    with double_arithmetic():
+    with double_arithmetic:
         clf32 = _fit(X32, y, W0, b0, opt)
     assert clf32.coef_.dtype == np.float32
     assert clf32.intercept_.dtype == np.float32
@@ -305,7 +305,7 @@ def test_float32_arithmetic_wide_rows(opt_name, batch_size, n_threads, double_ar
     opt = OPTIMIZERS[opt_name]
     W, b, losses, _ = reference_fit(X32.astype(np.float64), yi, W0, b0, head=head,
                                     batch_size=batch_size, epochs=3, **opt)
-    with double_arithmetic():
+    with double_arithmetic:
         exact = _fit(X32, y, W0, b0, opt, batch_size=batch_size, epochs=3,
                      n_threads=n_threads)
     eps32 = float(np.finfo(np.float32).eps)
