@@ -329,6 +329,8 @@ typedef double (*fastlr_rows_f32_t)(int, const float *, ptrdiff_t, ptrdiff_t, co
                                     const float *, const double *, double *, double *,
                                     double *);
 typedef void (*fastlr_terms_t)(const double *, const double *, ptrdiff_t, double *, double *);
+typedef void (*fastlr_sm_terms_t)(const double *, const double *, ptrdiff_t, ptrdiff_t,
+                                  double *, double *);
 typedef double (*fastlr_dot_f64_t)(const double *, const double *, ptrdiff_t);
 typedef int (*fastlr_predict_f64_t)(int, const double *, ptrdiff_t, ptrdiff_t,
                                     const ptrdiff_t *, ptrdiff_t, ptrdiff_t, const double *,
@@ -343,6 +345,7 @@ typedef double (*fastlr_dot_f32_t)(const float *, const double *, ptrdiff_t);
 static fastlr_rows_f64_t fastlr_rows_f64_impl = fastlr_rows_f64_base;
 static fastlr_rows_f32_t fastlr_rows_f32_impl = fastlr_rows_f32_base;
 static fastlr_terms_t fastlr_logistic_terms_impl = fastlr_logistic_terms_f64_base;
+static fastlr_sm_terms_t fastlr_softmax_terms_impl = fastlr_softmax_terms_f64_base;
 static fastlr_dot_f64_t fastlr_dot_f64_impl = fastlr_dot_f64_base;
 static fastlr_dot_f32_t fastlr_dot_f32_impl = fastlr_dot_f32_base;
 static fastlr_opt_step_t fastlr_opt_step_impl = fastlr_opt_step_f64_base;
@@ -363,6 +366,7 @@ static int fastlr_simd_level = 0;  /* 0: baseline (SSE2 on x86-64), 1: AVX2 + FM
         fastlr_dot_f64_impl = fastlr_dot_f64_##isa;                         \
         fastlr_dot_f32_impl = fastlr_dot_f32_##isa;                         \
         fastlr_logistic_terms_impl = fastlr_logistic_terms_f64_##isa;       \
+        fastlr_softmax_terms_impl = fastlr_softmax_terms_f64_##isa;         \
         fastlr_opt_step_impl = fastlr_opt_step_f64_##isa;                   \
         fastlr_predict_f64_impl = fastlr_predict_f64_##isa;                 \
         fastlr_predict_f32_impl = fastlr_predict_f32_##isa;                 \
@@ -416,6 +420,10 @@ static inline double fastlr_rows_f32(int head, const float *X, ptrdiff_t d, ptrd
 static inline void fastlr_logistic_terms(const double *z, const double *y, ptrdiff_t n,
                                          double *loss, double *dz) {
     fastlr_logistic_terms_impl(z, y, n, loss, dz);
+}
+static inline void fastlr_softmax_terms(const double *z, const double *y, ptrdiff_t n,
+                                        ptrdiff_t k, double *loss, double *s) {
+    fastlr_softmax_terms_impl(z, y, n, k, loss, s);
 }
 static inline int fastlr_predict_f64(int head, const double *X, ptrdiff_t d, ptrdiff_t k,
                                      const ptrdiff_t *idx, ptrdiff_t start, ptrdiff_t stop,

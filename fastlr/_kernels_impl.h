@@ -55,6 +55,12 @@ static inline FASTLR_TARGET double SFX(hsum)(SFX(vd) v) {
 #endif
 }
 #define VZERO ((SFX(vd)){0})
+typedef long long SFX(vi) __attribute__((vector_size(FASTLR_VW * 8)));
+
+/* m ? a : b per lane (m all ones or all zeros) */
+static inline FASTLR_TARGET SFX(vd) SFX(selv)(SFX(vi) m, SFX(vd) a, SFX(vd) b) {
+    return (SFX(vd))(((SFX(vi))a & m) | ((SFX(vi))b & ~m));
+}
 
 #if FASTLR_X86_DISPATCH && FASTLR_VW == 8
 /* The first two stages of the transpose-and-add tree of hsum4 and dot_8rows: lane pairs
@@ -102,21 +108,13 @@ static inline FASTLR_TARGET SFX(v4) SFX(sel4)(SFX(i4) m, SFX(v4) a, SFX(v4) b) {
     return (SFX(v4))(((SFX(i4))a & m) | ((SFX(i4))b & ~m));
 }
 
-/* c[0] x^(n-1) + c[1] x^(n-2) + ... + c[n-1] by Horner's rule (n is a constant at each
- * call, so the loop unrolls). */
-static inline FASTLR_TARGET SFX(v4) SFX(horner4)(SFX(v4) x, const double *c, int n) {
-    SFX(v4) p = x * c[0] + c[1];
-    for (int i = 2; i < n; i++) p = p * x + c[i];
-    return p;
-}
-
 /* e^x for x <= 0 (x = -|z|); NaN stays NaN, x < -800 gives 0. Cody-Waite reduction
  * x = k ln2 + r, |r| <= ln2 / 2, ln2's high part with 32 significant bits so k ln2_hi is
  * exact; e^r by its Taylor series to r^13 (truncation < 5e-18 relative); 2^k applied as
  * two factors 2^(k/2) so results in the subnormal range round once, like libm's.
- * Defined for a vector type V (integer type I, lane select SEL): exp_neg4 here (4 lanes
- * on every instruction set) and exp_neg_v (FASTLR_VW lanes, for prediction) below, the
- * same operations lane by lane. Adding magic rounds to an integer held in the low bits. */
+ * Defined for a vector type V (integer type I, lane select SEL): exp_neg4 (4 lanes on
+ * every instruction set, the binary head) and exp_neg_v (FASTLR_VW lanes: the softmax
+ * head and prediction), the same operations lane by lane. Adding magic rounds to an integer held in the low bits. */
 #define FASTLR_DEFINE_EXP_NEG(name, V, I, SEL)                                           \
     static inline FASTLR_TARGET V name(V x) {                                            \
         const V zero = {0}, lo_clip = zero - 800.0, magic = zero + 0x1.8p52;             \
@@ -132,27 +130,36 @@ static inline FASTLR_TARGET SFX(v4) SFX(horner4)(SFX(v4) x, const double *c, int
         return p * s1 * s2;                                                              \
     }
 FASTLR_DEFINE_EXP_NEG(SFX(exp_neg4), SFX(v4), SFX(i4), SFX(sel4))
+FASTLR_DEFINE_EXP_NEG(SFX(exp_neg_v), SFX(vd), SFX(vi), SFX(selv))
 
-/* log1p(e) for e in [0, 1], given inv = 1 / (1 + e) (the sigmoid, already needed).
- * u = 1 + e rounded, c = e - (u - 1) its rounding error (exact), log1p(e) = log(u) + c / u.
- * log(u) = m ln2 + log(f), f = u / 2^m in [sqrt(1/2), sqrt(2)], log(f) = 2 atanh(s) with
- * s = (f - 1) / (f + 1), |s| < 0.172, by its series to s^19 (truncation < 3e-17). */
-static inline FASTLR_TARGET SFX(v4) SFX(log1p_unit4)(SFX(v4) e, SFX(v4) inv) {
-    const SFX(v4) one = {1.0, 1.0, 1.0, 1.0}, zero = {0.0, 0.0, 0.0, 0.0};
-    const SFX(v4) sqrt2 = {0x1.6a09e667f3bcdp+0, 0x1.6a09e667f3bcdp+0, 0x1.6a09e667f3bcdp+0,
-                           0x1.6a09e667f3bcdp+0};
-    SFX(v4) u = one + e;
-    SFX(v4) c = e - (u - one);
-    SFX(i4) big = u > sqrt2;
-    SFX(v4) f = SFX(sel4)(big, u * 0.5, u);
-    SFX(v4) m = SFX(sel4)(big, one, zero);
-    SFX(v4) s = (f - one) / (f + one);
-    SFX(v4) t = s * s;
-    SFX(v4) q = SFX(horner4)(t, fastlr_atanh_odd, 9);
-    SFX(v4) s2 = s + s;
-    SFX(v4) tail = s2 * t * q + (m * 0x1.a39ef35793c76p-33 + c * inv);
-    return m * 0x1.62e42feep-1 + (s2 + tail);
-}
+/* log1p(x) for x >= 0 (or NaN), given inv = 1 / (1 + x) (the sigmoid or the softmax's
+ * normaliser, which the callers need anyway). u = 1 + x rounded and c its rounding error
+ * (exact, Fast2Sum with the larger operand first), log1p(x) = log(u) + c / u.
+ * log(u) = m ln2 + log(f), u = 2^m f with f in [sqrt(1/2), sqrt(2)] (m from u's exponent
+ * bits, converted by the magic-number trick), log(f) = 2 atanh(s) with s = (f - 1) / (f + 1),
+ * |s| < 0.172, by its series to s^19 (truncation < 3e-17). Defined for a vector type V
+ * (integer type I, lane select SEL): log1p4 for the binary head (x = e^-|z| in [0, 1]) and
+ * log1p_v for the softmax head (x = the denominator's non-maximal terms, in [0, k - 1]). */
+#define FASTLR_DEFINE_LOG1P(name, V, I, SEL)                                              \
+    static inline FASTLR_TARGET V name(V x, V inv) {                                      \
+        const V zero = {0}, one = zero + 1.0, magic = zero + 0x1.8p52;                    \
+        V u = one + x;                                                                    \
+        V c = SEL(x > one, one - (u - x), x - (u - one));                                 \
+        I bits = (I)u;                                                                    \
+        V f = (V)((bits & 0x000fffffffffffffLL) | 0x3ff0000000000000LL);                  \
+        I big = f > zero + 0x1.6a09e667f3bcdp+0;                                          \
+        f = SEL(big, f * 0.5, f);                                                         \
+        V m = (V)((I)magic + ((bits >> 52) - 1023 - big)) - magic;                        \
+        V s = (f - one) / (f + one);                                                      \
+        V t = s * s;                                                                      \
+        V q = t * fastlr_atanh_odd[0] + fastlr_atanh_odd[1];                              \
+        for (int i = 2; i < 9; i++) q = q * t + fastlr_atanh_odd[i];                      \
+        V s2 = s + s;                                                                     \
+        V tail = s2 * t * q + (m * 0x1.a39ef35793c76p-33 + c * inv);                      \
+        return m * 0x1.62e42feep-1 + (s2 + tail);                                         \
+    }
+FASTLR_DEFINE_LOG1P(SFX(log1p4), SFX(v4), SFX(i4), SFX(sel4))
+FASTLR_DEFINE_LOG1P(SFX(log1p_v), SFX(vd), SFX(vi), SFX(selv))
 
 /* fastlr_logistic_loss_grad for 4 logits at once: returns the 4 losses, dz = sigmoid(z) - y
  * (formed as (1 - y) sigmoid(z) - y sigmoid(-z), exact near saturation). */
@@ -162,7 +169,7 @@ static inline FASTLR_TARGET SFX(v4) SFX(logistic4)(SFX(v4) z, SFX(v4) y, SFX(v4)
     SFX(v4) az = SFX(sel4)(pos, z, -z);
     SFX(v4) e = SFX(exp_neg4)(-az);
     SFX(v4) big = one / (one + e), small = e * big;  /* sigmoid(|z|), sigmoid(-|z|) */
-    SFX(v4) l1p = SFX(log1p_unit4)(e, big);
+    SFX(v4) l1p = SFX(log1p4)(e, big);
     SFX(v4) p = SFX(sel4)(pos, big, small), q = SFX(sel4)(pos, small, big);
     SFX(v4) ny = one - y;
     *dz = ny * p - y * q;
@@ -474,12 +481,21 @@ static inline FASTLR_TARGET void SFX(exp_neg_n)(double *x, int n) {
 #endif
 }
 
-/* e^x[i] for the n values x[i] <= 0, four at a time (element by element the same numbers
- * as exp_neg_n, whatever the grouping) */
+/* e^x[i] for the n values x[i] <= 0, a vector at a time (exp_neg_v: element by element
+ * the same numbers as exp_neg_n, whatever the grouping) */
 static inline FASTLR_TARGET void SFX(exp_neg_flat)(double *x, ptrdiff_t n) {
     ptrdiff_t j = 0;
-    for (; j + 4 <= n; j += 4) SFX(exp_neg_n)(x + j, 4);
-    if (j < n) SFX(exp_neg_n)(x + j, (int)(n - j));
+#if FASTLR_VECTOR
+    for (; j + FASTLR_VW <= n; j += FASTLR_VW) SFX(st_d)(x + j, SFX(exp_neg_v)(SFX(ld_d)(x + j)));
+    if (j < n) {
+        SFX(vd) v = VZERO;
+        memcpy(&v, x + j, (size_t)(n - j) * sizeof(double));
+        v = SFX(exp_neg_v)(v);
+        memcpy(x + j, &v, (size_t)(n - j) * sizeof(double));
+    }
+#else
+    for (; j < n; j += 4) SFX(exp_neg_n)(x + j, n - j < 4 ? (int)(n - j) : 4);
+#endif
 }
 
 /* Softmax, first half, for nr rows of k logits (rows k apart): each row's logits shifted
@@ -492,9 +508,12 @@ static inline FASTLR_TARGET void SFX(softmax_exps)(double *z, ptrdiff_t nr, ptrd
     for (ptrdiff_t t = 0; t < nr; t++) {
         double *zt = z + t * k;
         ptrdiff_t a = 0, c;
-        for (c = 1; c < k; c++)
-            if (zt[c] > zt[a]) a = c;
-        double m = zt[a];
+        double m = zt[0];
+        for (c = 1; c < k; c++) { /* selects, not branches: which class wins is data */
+            const int gt = zt[c] > m;
+            a = gt ? c : a;
+            m = gt ? zt[c] : m;
+        }
         for (c = 0; c < k; c++) zt[c] -= m;
         im[t] = a;
         if (zy != NULL) zy[t] = zt[(ptrdiff_t)Y[rows[t]]];
@@ -510,24 +529,45 @@ static inline double SFX(softmax_rest)(const double *e, ptrdiff_t k, ptrdiff_t a
     return rest;
 }
 
-/* The softmax head for nr rows at once (z: their logits, rows k apart, overwritten with
- * s (softmax - onehot(y))); returns sum_t s_t l_t. rows[t]: the row's index into Y, sw.
- * Per row the same arithmetic as head_row's softmax branch, which is this with nr = 1. */
+/* The softmax head for nr <= FASTLR_BLOCK_ROWS rows at once (z: their logits, rows k
+ * apart, overwritten with s (softmax - onehot(y))); returns sum_t s_t l_t, and with lrow
+ * (or NULL) each term s_t l_t. rows[t]: the row's index into Y, sw. Per row the same
+ * arithmetic as head_row's softmax branch, which is this with nr = 1. */
 static inline FASTLR_TARGET double SFX(softmax_head_rows)(double *z, ptrdiff_t nr, ptrdiff_t k,
                                                           const double *Y,
                                                           const ptrdiff_t *rows,
-                                                          const double *sw) {
+                                                          const double *sw, double *lrow) {
     ptrdiff_t im[FASTLR_BLOCK_ROWS], t, c;
-    double zy[FASTLR_BLOCK_ROWS], loss = 0.0;
+    double zy[FASTLR_BLOCK_ROWS], rest[FASTLR_BLOCK_ROWS], inv[FASTLR_BLOCK_ROWS],
+        l1p[FASTLR_BLOCK_ROWS], loss = 0.0;
     SFX(softmax_exps)(z, nr, k, im, Y, rows, zy);
+    for (t = 0; t < nr; t++) rest[t] = SFX(softmax_rest)(z + t * k, k, im[t]);
+    /* logsumexp(z) - z_y = (m - z_y) + log1p(rest), rest = sum_{c != argmax} e^(z_c - m):
+     * log1p keeps the tiny loss of a confident right answer (log(1 + 1e-18) rounds to 0).
+     * The rows' 1 / (1 + rest) and log1p a vector of rows at a time. */
+#if FASTLR_VECTOR
+    for (t = 0; t < nr; t += FASTLR_VW) {
+        const size_t nb = (size_t)(nr - t < FASTLR_VW ? nr - t : FASTLR_VW) * sizeof(double);
+        SFX(vd) rv = VZERO, iv;
+        memcpy(&rv, rest + t, nb);
+        iv = 1.0 / (1.0 + rv);
+        memcpy(inv + t, &iv, nb);
+        iv = SFX(log1p_v)(rv, iv);
+        memcpy(l1p + t, &iv, nb);
+    }
+#else
     for (t = 0; t < nr; t++) {
-        double *zt = z + t * k, s = sw ? sw[rows[t]] : 1.0;
-        ptrdiff_t yi = (ptrdiff_t)Y[rows[t]];
-        double rest = SFX(softmax_rest)(zt, k, im[t]), sum = 1.0 + rest;
-        /* logsumexp(z) - z_y = (m - z_y) + log1p(sum_{c != argmax} e^(z_c - m)): log1p
-         * keeps the tiny loss of a confident right answer (log(1 + 1e-18) rounds to 0) */
-        loss += s * (-zy[t] + log1p(rest));
-        for (c = 0; c < k; c++) zt[c] = s * (zt[c] / sum - (c == yi ? 1.0 : 0.0));
+        inv[t] = 1.0 / (1.0 + rest[t]);
+        l1p[t] = log1p(rest[t]);
+    }
+#endif
+    for (t = 0; t < nr; t++) {
+        double *zt = z + t * k, s = sw ? sw[rows[t]] : 1.0, si = s * inv[t];
+        double lt = s * (-zy[t] + l1p[t]);
+        if (lrow != NULL) lrow[t] = lt;
+        loss += lt;
+        for (c = 0; c < k; c++) zt[c] *= si; /* s softmax(z) - s onehot(y) */
+        zt[(ptrdiff_t)Y[rows[t]]] -= s;
     }
     return loss;
 }
@@ -539,7 +579,7 @@ static inline FASTLR_TARGET double SFX(head_row)(int head, double *z, ptrdiff_t 
     double loss = 0.0;
     if (head == FASTLR_SOFTMAX) {
         const ptrdiff_t row0 = 0;
-        return SFX(softmax_head_rows)(z, 1, k, y, &row0, &s);
+        return SFX(softmax_head_rows)(z, 1, k, y, &row0, &s, NULL);
     }
     if (head == FASTLR_MULTILABEL) {
         for (c = 0; c < k; c++) {
@@ -574,12 +614,6 @@ static inline FASTLR_TARGET void SFX(grads)(const double *a0, const double *a1, 
  * fastlr_opt_step below and by the gradient tiles of the row blocks, which apply it as
  * soon as a tile's gradient is complete (fastlr_fuse_t) ------------------------------- */
 #if FASTLR_VECTOR
-typedef long long SFX(vi) __attribute__((vector_size(FASTLR_VW * 8)));
-
-static inline FASTLR_TARGET SFX(vd) SFX(selv)(SFX(vi) m, SFX(vd) a, SFX(vd) b) {
-    return (SFX(vd))(((SFX(vi))a & m) | ((SFX(vi))b & ~m));
-}
-
 static inline FASTLR_TARGET SFX(vd) SFX(vsqrt)(SFX(vd) v) {
 #if FASTLR_X86_DISPATCH && FASTLR_VW == 8
     return (SFX(vd))_mm512_sqrt_pd((__m512d)v);
@@ -1085,7 +1119,7 @@ static inline FASTLR_TARGET double SFX(block_head)(int head, double *z, ptrdiff_
                                                    const double *sw, const double *lw) {
     double loss = 0.0;
     if (head == FASTLR_SOFTMAX) /* the block's exponentials four at a time */
-        return SFX(softmax_head_rows)(z, nr, k, Y, i, sw);
+        return SFX(softmax_head_rows)(z, nr, k, Y, i, sw, NULL);
     for (ptrdiff_t t = 0; t < nr; t++)
         loss += SFX(head_row)(head, z + t * k, k, Y + i[t] * ycols, sw ? sw[i[t]] : 1.0, lw);
     return loss;
@@ -1190,6 +1224,22 @@ static FASTLR_TARGET double SFX(fastlr_rows)(int head, const FLT *X, ptrdiff_t d
                           Gb, scratch);
 }
 
+#if !FASTLR_FLT_FLOAT /* the tests' hooks: one copy per instruction set is enough */
+/* The softmax head's per-row terms, as the training loop computes them (blocks of
+ * FASTLR_BLOCK_ROWS rows): loss[i] = logsumexp(z_i) - z_i[y[i]] and s_i = softmax(z_i) -
+ * onehot(y[i]) (n x k, rows k apart). For tests. */
+static FASTLR_TARGET void SFX(fastlr_softmax_terms)(const double *z, const double *y,
+                                                    ptrdiff_t n, ptrdiff_t k, double *loss,
+                                                    double *s) {
+    ptrdiff_t rows[FASTLR_BLOCK_ROWS];
+    for (ptrdiff_t r = 0; r < n; r += FASTLR_BLOCK_ROWS) {
+        ptrdiff_t t, nr = n - r < FASTLR_BLOCK_ROWS ? n - r : FASTLR_BLOCK_ROWS;
+        memcpy(s + r * k, z + r * k, (size_t)(nr * k) * sizeof(double));
+        for (t = 0; t < nr; t++) rows[t] = r + t;
+        SFX(softmax_head_rows)(s + r * k, nr, k, y, rows, NULL, loss + r);
+    }
+}
+
 /* The binary head's per-row terms, as the row loop computes them (4 at a time, the rest
  * one by one): loss[i] = l(y[i], z[i]), dz[i] = sigmoid(z[i]) - y[i]. For tests. */
 static FASTLR_TARGET void SFX(fastlr_logistic_terms)(const double *z, const double *y,
@@ -1207,6 +1257,7 @@ static FASTLR_TARGET void SFX(fastlr_logistic_terms)(const double *z, const doub
 #endif
     for (; i < n; i++) loss[i] = fastlr_logistic_loss_grad(y[i], z[i], &dz[i]);
 }
+#endif
 
 /* ---- prediction: z = W x + b and the link, rows independent -------------------------- */
 
@@ -1215,7 +1266,6 @@ static FASTLR_TARGET void SFX(fastlr_logistic_terms)(const double *z, const doub
  * FASTLR_VW lanes), or four through libm's exp without vector extensions. */
 #if FASTLR_VECTOR
 #define FASTLR_SIG_N FASTLR_VW
-FASTLR_DEFINE_EXP_NEG(SFX(exp_neg_v), SFX(vd), SFX(vi), SFX(selv))
 
 /* returns sigmoid(z) lane by lane, and sigmoid(-z) in *p0 */
 static inline FASTLR_TARGET SFX(vd) SFX(sigmoid_v)(SFX(vd) z, SFX(vd) *p0) {

@@ -44,7 +44,8 @@ import numpy as np
 
 from fastlr._math cimport (floating, fastlr_sigmoid, fastlr_logistic_loss,
                           fastlr_rows_f32, fastlr_rows_f64, fastlr_select_kernels,
-                          fastlr_simd_level, fastlr_logistic_terms, fastlr_predict_f32,
+                          fastlr_simd_level, fastlr_logistic_terms, fastlr_softmax_terms,
+                          fastlr_predict_f32,
                           fastlr_predict_f64, fastlr_scratch_size)
 
 def _simd_cap(value):
@@ -347,6 +348,24 @@ def _logistic_terms(const double[::1] z, const double[::1] y):
     if n > 0:
         fastlr_logistic_terms(&z[0], &y[0], n, &lv[0], &gv[0])
     return loss, dz
+
+
+def _softmax_terms(const double[:, ::1] z, const double[::1] y):
+    """Per-row softmax cross-entropy and softmax(z) - onehot(y) exactly as the training loop
+    computes them (blocks of up to 32 rows, the SIMD exp / log1p). For tests."""
+    cdef Py_ssize_t n = z.shape[0], k = z.shape[1], i
+    if y.shape[0] != n:
+        raise ValueError(f"z and y differ in length: {n} and {y.shape[0]}")
+    for i in range(n):
+        if not (0 <= y[i] < k and y[i] == <Py_ssize_t>y[i]):
+            raise ValueError(f"y[{i}] = {y[i]} is not a class index in [0, {k})")
+    loss = np.empty(n)
+    s = np.empty((n, k))
+    cdef double[::1] lv = loss
+    cdef double[:, ::1] sv = s
+    if n > 0 and k > 0:
+        fastlr_softmax_terms(&z[0, 0], &y[0], n, k, &lv[0], &sv[0, 0])
+    return loss, s
 
 
 def count_nonfinite(const floating[:, ::1] X, int n_threads=1):

@@ -26,6 +26,8 @@ cdef extern from "_kernels.h":
     void fastlr_round_coef(const double* W, float* W32, Py_ssize_t n) noexcept nogil
     void fastlr_logistic_terms(const double* z, const double* y, Py_ssize_t n,
                                double* loss, double* dz) noexcept nogil
+    void fastlr_softmax_terms(const double* z, const double* y, Py_ssize_t n, Py_ssize_t k,
+                              double* loss, double* s) noexcept nogil
     ctypedef struct fastlr_step_t:
         int adam
         int nesterov

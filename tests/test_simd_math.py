@@ -1,5 +1,6 @@
-"""The binary head's SIMD exp / log1p (fastlr/_kernels_impl.h: exp_neg4, log1p_unit4,
-logistic4) against an extended-precision oracle, on every instruction set this machine has.
+"""The SIMD exp / log1p of the binary and softmax heads (fastlr/_kernels_impl.h: exp_neg4,
+log1p4, logistic4; exp_neg_v, log1p_v, softmax_head_rows) against an extended-precision
+oracle, on every instruction set this machine has.
 
 The training loop computes e = exp(-|z|), sigmoid(|z|) = 1 / (1 + e) and log1p(e) for 4 rows
 at a time with its own polynomial exp and log1p instead of libm's. ``_logistic_terms(z, y)``
@@ -12,6 +13,15 @@ non-negative terms, so it gets a relative bound of 4 ulp; sigmoid(z) - y is form
 (1 - y) sigmoid(z) - y sigmoid(-z) and can cancel, so its bound is 4 ulp of the two terms'
 magnitudes. Both add 2 subnormal units for results that underflow (|z| > ~708), where a
 double has fewer significant bits than 4 ulp suggests.
+
+The softmax head (``_softmax_terms(Z, y)``, blocks of up to 32 rows as in training) computes
+loss = (m - z_y) + log1p(rest), rest = sum over the non-maximal classes of e^(z_c - m), with
+log1p of a vector of rows at a time over rest in [0, k - 1]. Bounds, from the error analysis:
+rest is a sum of k - 1 exps (1 ulp each, k - 2 additions) of z_c - m, whose rounding exp
+turns into |z_c - m| / 2 ulp (w: their mean weighted by the terms); log1p's condition number
+is at most 1 and the result adds a non-negative term, so the loss is within (k + 4 + w) ulp
+relative; each probability e^(z_c - m) / (1 + rest) carries rest's (k + 4) ulp plus the rounding of
+z_c - m, which exp turns into |z_c - m| ulp; the true class's - 1 adds one absolute ulp.
 """
 
 import os
@@ -20,7 +30,7 @@ import sys
 
 import numpy as np
 import pytest
-from fastlr._loss import _logistic_terms, _py_logistic_loss, simd_level
+from fastlr._loss import _logistic_terms, _py_logistic_loss, _softmax_terms, simd_level
 
 LD = np.longdouble
 EPS = np.finfo(np.float64).eps
@@ -70,6 +80,70 @@ def test_terms_match_extended_precision_oracle():
     _check_against_oracle()
 
 
+def _softmax_rows():
+    """Logit rows covering rest = sum_{c != argmax} e^(z_c - m) from 1e-300 to k - 1 (so
+    1 + rest crosses the powers of two log1p_v splits at), ties, and several scales; for
+    each k, a row count that leaves a partial block and a partial vector of rows."""
+    rng = np.random.default_rng(0)
+    cases = []
+    for k in (2, 3, 10, 37):
+        rows = [rng.standard_normal((40, k)) * scale
+                for scale in (1e-3, 0.3, 1.0, 5.0, 30.0, 300.0)]
+        # each non-maximal e^(z_c - m) uniform in (0, 1]: rest spans (0, k - 1]
+        rows.append(np.log(rng.uniform(1e-3, 1.0, (60, k))))
+        # one class ahead by a margin: rest ~ (k - 1) e^-margin, down to 1e-300
+        margin = np.linspace(0.0, 690.0, 47)[:, None]
+        rows.append(np.where(np.arange(k) == 0, margin, 0.0) + rng.uniform(0, 1e-3, (47, k)))
+        rows.append(np.zeros((3, k)))                       # all tied: rest = k - 1 exactly
+        Z = np.ascontiguousarray(np.concatenate(rows))
+        y = rng.integers(0, k, Z.shape[0]).astype(float)
+        cases.append((Z, y))
+    return cases
+
+
+def _check_softmax_against_oracle():
+    for Z, y in _softmax_rows():
+        n, k = Z.shape
+        loss, S = _softmax_terms(Z, y)
+        zl = Z.astype(LD)
+        m = zl.max(axis=1, keepdims=True)
+        e = np.exp(zl - m)
+        # rest without the maximum's term, and the loss as (m - z_y) + log1p(rest): forming
+        # logsumexp first would cancel (and 1 + rest would round) far beyond the kernel's error
+        e_rest = np.where(np.arange(k) == zl.argmax(axis=1)[:, None], LD(0), e)
+        rest = e_rest.sum(axis=1)
+        onehot = np.arange(k) == y[:, None]
+        L = (m[:, 0] - zl[np.arange(n), y.astype(int)]) + np.log1p(rest)
+        P = e / (1 + rest[:, None])
+        gap = np.abs(zl - m)
+        w = np.where(rest > 0, (e_rest * gap).sum(axis=1) / np.where(rest > 0, rest, 1), 0)
+        err = np.abs(loss.astype(LD) - L)
+        bad = err > (k + 4 + w) * EPS * L + TINY
+        assert not bad.any(), (simd_level(), k, np.flatnonzero(bad)[:5], loss[bad][:5], L[bad][:5])
+        bound = (k + 4 + w[:, None] + gap) * EPS * P + EPS * onehot + TINY
+        err = np.abs(S.astype(LD) - (P - onehot))
+        bad = err > bound
+        assert not bad.any(), (simd_level(), k, np.argwhere(bad)[:5], S[bad][:5])
+
+
+def test_softmax_terms_match_extended_precision_oracle():
+    _check_softmax_against_oracle()
+
+
+def test_softmax_nan_logit_propagates():
+    # A NaN logit makes its row's loss NaN (wherever it sits: the maximum's place or not);
+    # the other rows of the same block and vector of rows keep finite losses.
+    Z = np.tile(np.array([[0.5, -1.0, 2.0, 0.0]]), (11, 1))
+    Z[2, 0] = np.nan
+    Z[5, 2] = np.nan
+    Z[9, :] = np.nan
+    loss, S = _softmax_terms(Z, np.zeros(11))
+    nan_rows = [2, 5, 9]
+    assert np.isnan(loss[nan_rows]).all()
+    assert np.isfinite(np.delete(loss, nan_rows)).all()
+    assert np.isfinite(np.delete(S, nan_rows, axis=0)).all()
+
+
 def test_terms_agree_with_libm_scalar_path():
     # The scalar path (libm exp / log1p) is what rows outside 4-row blocks and the
     # prediction code use; both must agree to a few ulp.
@@ -103,7 +177,8 @@ def test_other_instruction_sets(cap):
     # The kernels are picked once per process: check the capped copies in a subprocess.
     env = dict(os.environ, FASTLR_SIMD=cap)
     code = ("import sys; sys.path.insert(0, %r); import test_simd_math as t; "
-            "t._check_against_oracle(); from fastlr._loss import simd_level; "
+            "t._check_against_oracle(); t._check_softmax_against_oracle(); "
+            "from fastlr._loss import simd_level; "
             "print(simd_level())" % HERE)
     # cwd=tests/: a checkout's uncompiled fastlr/ must not shadow the installed package
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
