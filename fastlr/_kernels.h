@@ -163,6 +163,9 @@ typedef struct {
     int fuse;                          /* 1: a batch of one row block takes its step inside
                                         * the gradient pass (fastlr_fuse_t); 0: never */
     double *Z, *scratch, *regp;        /* work: see fastlr_split_batches */
+    double *regc;                      /* IN/OUT: per class block, the penalty sums p^2 and
+                                        * |p| of its current coefficients (2 nblk) */
+    int regc_valid;                    /* IN/OUT: 0: regc not computed yet */
     long long *bar;                    /* 16 zeros: the barrier's counter and generation */
     long step;                         /* IN/OUT: optimiser steps taken */
     double loss_sum;                   /* OUT: sum of the batch objectives */
@@ -459,6 +462,15 @@ static inline ptrdiff_t fastlr_fused_batch_rows(ptrdiff_t d, int itemsize) {
 /* Whether fastlr_split_batches can run (AVX-512 kernels in an OpenMP build), and the
  * number of class blocks it shares out for k outputs (it needs at least 2). */
 static inline int fastlr_split_available(void) { return fastlr_split_f64_impl != NULL; }
+/* Wall-clock seconds (for run_epoch's choice of threads; 0 without OpenMP, where the
+ * split does not run) */
+static inline double fastlr_wtime(void) {
+#ifdef _OPENMP
+    return omp_get_wtime();
+#else
+    return 0.0;
+#endif
+}
 static inline int fastlr_class_blocks(ptrdiff_t k) {
 #if FASTLR_X86_DISPATCH
     return n_class_blocks_f64_avx512(k, blocks_of_5_f64_avx512(k));

@@ -1127,18 +1127,22 @@ static inline FASTLR_TARGET double SFX(block_head)(int head, double *z, ptrdiff_
 
 /* G_c += sum_t A[t k + c] x_t and Gb_c += sum_t A[t k + c] for the classes of blocks
  * [b0, b1) (ab: 5 nr doubles of scratch), prefetching the npf rows pfn meanwhile; with
- * W32 (float32 X, mini-batch training) in float32 arithmetic (grad_cbr32) */
+ * W32 (float32 X, mini-batch training) in float32 arithmetic (grad_cbr32). With fu (the
+ * step taken tile by tile) and regc, regc[2 cb], regc[2 cb + 1] get block cb's sums of
+ * p^2 and |p| over its stepped coefficients. */
 static inline FASTLR_TARGET void SFX(block_grad)(const double *A, const FLT *const *xs,
                                                  ptrdiff_t nr, double *GW, double *Gb,
                                                  ptrdiff_t d, ptrdiff_t k, int n5, int b0,
                                                  int b1, double *ab, const FLT *const *pfn,
-                                                 int npf, fastlr_fuse_t *fu, float *W32) {
+                                                 int npf, fastlr_fuse_t *fu, float *W32,
+                                                 double *regc) {
     CLASS_BLOCK_LOOP(cb, c, kq, b0, b1) {
         /* each class block prefetches its share of the next rows: issued over the whole
          * pass rather than during its first block, they arrive in time (10-class float32,
          * batch 32: logits phase -15%) */
         const int plo = npf * (cb - b0) / (b1 - b0), np = npf * (cb - b0 + 1) / (b1 - b0) - plo;
         const FLT *const *pf = pfn + plo;
+        if (fu != NULL) fu->reg[0] = fu->reg[1] = 0.0;
 #if FASTLR_FLT_FLOAT
         if (W32 != NULL) {
             if (cb < n5)
@@ -1155,6 +1159,10 @@ static inline FASTLR_TARGET void SFX(block_grad)(const double *A, const FLT *con
             double gb = A[u];
             for (ptrdiff_t t = 1; t < nr; t++) gb += A[t * k + u];
             Gb[u] += gb;
+        }
+        if (fu != NULL && regc != NULL) { /* the block's penalty sums of its new coefficients */
+            regc[2 * cb] = fu->reg[0];
+            regc[2 * cb + 1] = fu->reg[1];
         }
     }
 }
@@ -1187,7 +1195,7 @@ static FASTLR_TARGET double SFX(kout_rows)(int head, const FLT *X, ptrdiff_t d, 
         const FLT *pfn[FASTLR_BLOCK_ROWS];
         int npf = SFX(next_rows)(X, d, idx, r + nr, nr, pf_limit, pfn);
         SFX(block_grad)(scratch, xs, nr, GW, Gb, d, k, n5, 0, nblk, ab, pfn, npf, NULL,
-                        (float *)W32);
+                        (float *)W32, NULL);
         r += nr;
     }
 #endif
@@ -1678,14 +1686,19 @@ static FASTLR_TARGET void SFX(fastlr_opt_step)(const fastlr_step_t *s_in, double
  * thread computes its classes' logits into the shared a->Z, meets the others at a
  * barrier, then computes the head of the block's rows from all the logits (each thread
  * the same numbers, so each takes the same loss and the same decision to stop) and its
- * classes' gradient; after the batch's last block, its step. The logits alternate between
- * two buffers by block parity and the penalty partial sums by batch parity, so one
- * barrier per block suffices: a thread cannot write a buffer again before the others have
- * passed the next barrier, after they finished reading it.
- * The coefficients come out bit-identical to one thread's (same blocks, same per-class
- * arithmetic); the loss differs only in how the penalty's sum is split.
- * a->Z: 2 (min(bs, block_rows(d)) + KROWS) k doubles; a->scratch: nt fastlr_scratch_size(k); a->regp: 4 nt;
- * a->bar: 16 zeros (fastlr_spin_barrier's). */
+ * classes' gradient; after the batch's last block, its step. The penalty's sums are kept
+ * per class block (a->regc, carried from call to call while a->regc_valid) and added in
+ * block order. The logits alternate between two buffers by block parity and the penalty
+ * sums each batch reads (a->regp) by batch parity, so one barrier per block suffices: a
+ * thread cannot write a buffer again before the others have passed the next barrier,
+ * after they finished reading it.
+ * The coefficients and the loss come out bit-identical to one thread's (same blocks, same
+ * per-class arithmetic, the same sums in the same order), whatever a->nt is from one call
+ * to the next: _sgd.run_epoch may run an epoch's batches in chunks on different numbers
+ * of threads.
+ * a->Z: 2 (min(bs, block_rows(d)) + KROWS) k doubles; a->scratch: nt
+ * fastlr_scratch_size(k); a->regp: 4 nblk; a->regc: 2 nblk; a->bar: 16 zeros
+ * (fastlr_spin_barrier's). */
 static FASTLR_TARGET void SFX(fastlr_split_batches)(fastlr_split_t *a, const FLT *X,
                                                     ptrdiff_t batch_lo, ptrdiff_t batch_hi) {
     const int head = a->head, nt = a->nt;
@@ -1711,25 +1724,31 @@ static FASTLR_TARGET void SFX(fastlr_split_batches)(fastlr_split_t *a, const FLT
 #else
         float *W32 = NULL;
 #endif
-        double own[2] = {0.0, 0.0}, loss_sum = 0.0;
+        double loss_sum = 0.0, *regc = a->regc;
         ptrdiff_t ran = 0, bi, j, zpar = 0;
         int status = 0;
-        if (a->penalised)
-            for (j = c0 * d; j < c1 * d; j++) {
-                own[0] += W[j] * W[j];
-                own[1] += fabs(W[j]);
+        /* each class block's penalty sums, kept per block (not per thread) and added in
+         * block order, so that the loss does not depend on the number of threads either */
+        if (a->penalised && !a->regc_valid)
+            CLASS_BLOCK_LOOP(cb, c, kq, b0, b1) {
+                double r2 = 0.0, r1 = 0.0;
+                for (j = c * d; j < (c + kq) * d; j++) {
+                    r2 += W[j] * W[j];
+                    r1 += fabs(W[j]);
+                }
+                regc[2 * cb] = r2;
+                regc[2 * cb + 1] = r1;
             }
         for (bi = batch_lo; bi < batch_hi; bi++) {
             const ptrdiff_t start = bi * bs, stop = start + bs < m ? start + bs : m;
-            double *rp = a->regp + (bi & 1) * 2 * nt;
+            double *rp = a->regp + (bi & 1) * 2 * nblk;
             /* a batch of one row block has its loss before its gradient: the step is then
              * taken tile by tile inside the gradient pass (fastlr_fuse_t) */
             const int fused = a->fuse && stop - start <= rb;
             const FLT *xs[FASTLR_BLOCK_ROWS], *pfn[FASTLR_BLOCK_ROWS];
             ptrdiff_t i[FASTLR_BLOCK_ROWS], r, nr = 0;
             double bl = 0.0, inv;
-            rp[2 * tid] = own[0];
-            rp[2 * tid + 1] = own[1];
+            if (a->penalised) memcpy(rp + 2 * b0, regc + 2 * b0, 2 * (b1 - b0) * sizeof(double));
             for (r = start; r < stop; r += nr) {
                 /* a row block at a time, so that its rows are still in L2 for the
                  * gradient (a batch's logits first, then its gradients, read a batch of
@@ -1745,14 +1764,14 @@ static FASTLR_TARGET void SFX(fastlr_split_batches)(fastlr_split_t *a, const FLT
                 if (!fused) {
                     int npf = SFX(next_rows)(X, d, idx, r + nr, nr, m, pfn);
                     SFX(block_grad)(A, xs, nr, G, G + kd, d, k, n5, b0, b1, ab, pfn, npf, NULL,
-                                    W32);
+                                    W32, NULL);
                 }
             }
             inv = a->loss_scale / (double)(stop - start);
             bl *= inv;
             if (a->penalised) {
                 double r2 = 0.0, r1 = 0.0;
-                for (int t = 0; t < nt; t++) {
+                for (int t = 0; t < nblk; t++) {
                     r2 += rp[2 * t];
                     r1 += rp[2 * t + 1];
                 }
@@ -1774,16 +1793,17 @@ static FASTLR_TARGET void SFX(fastlr_split_batches)(fastlr_split_t *a, const FLT
                 fu.buf1 = a->buf1;
                 fu.buf2 = a->buf2;
                 fu.reg[0] = fu.reg[1] = 0.0;
-                SFX(block_grad)(A, xs, nr, G, G + kd, d, k, n5, b0, b1, ab, pfn, npf, &fu, W32);
-                if (sW.want_reg) {
-                    own[0] = fu.reg[0];
-                    own[1] = fu.reg[1];
-                }
+                SFX(block_grad)(A, xs, nr, G, G + kd, d, k, n5, b0, b1, ab, pfn, npf, &fu, W32,
+                                sW.want_reg ? regc : NULL);
                 fastlr_intercept_update(&sb, a->fit_intercept, b, G, a->buf1, a->buf2, d, k, c0,
                                         c1);
             } else {
-                fastlr_batch_update(&sW, &sb, step, inv, a->fit_intercept, W, b, G, a->buf1,
-                                    a->buf2, d, k, c0, c1, own);
+                fastlr_step_prepare(&sW, &sb, step, inv);
+                CLASS_BLOCK_LOOP(cb, c, kq, b0, b1)
+                    fastlr_opt_step(&sW, W + c * d, G + c * d, a->buf1 + c * d, a->buf2 + c * d,
+                                    kq * d, regc + 2 * cb);
+                fastlr_intercept_update(&sb, a->fit_intercept, b, G, a->buf1, a->buf2, d, k, c0,
+                                        c1);
 #if FASTLR_FLT_FLOAT
                 if (W32 != NULL) fastlr_round_coef(W + c0 * d, W32 + c0 * d, (c1 - c0) * d);
 #endif
@@ -1794,6 +1814,7 @@ static FASTLR_TARGET void SFX(fastlr_split_batches)(fastlr_split_t *a, const FLT
             a->ran = ran;
             a->step = step;
             a->status = status;
+            a->regc_valid = a->penalised && sW.want_reg;
         }
     }
 }

@@ -85,12 +85,15 @@ cdef extern from "_kernels.h":
         int fuse
         double* scratch
         double* regp
+        double* regc
+        int regc_valid
         long long* bar
         long step
         double loss_sum
         Py_ssize_t ran
         int status
     int fastlr_split_available() noexcept nogil
+    double fastlr_wtime() noexcept nogil
     Py_ssize_t fastlr_fused_batch_rows(Py_ssize_t d, int itemsize) noexcept nogil
     int fastlr_class_blocks(Py_ssize_t k) noexcept nogil
     void fastlr_split_batches_f64(fastlr_split_t* a, const double* X, Py_ssize_t lo,

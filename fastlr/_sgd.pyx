@@ -39,7 +39,7 @@ from fastlr._math cimport (floating, fastlr_step_t, fastlr_batch_update, fastlr_
                            fastlr_split_t, fastlr_split_available, fastlr_class_blocks,
                            fastlr_fused_batch_rows, fastlr_round_coef, fastlr_simd_level,
                            fastlr_split_batches_f32, fastlr_split_batches_f64,
-                           fastlr_scratch_size)
+                           fastlr_scratch_size, fastlr_wtime)
 from fastlr._loss cimport loss_grad, workspace_size, HEAD_LOGISTIC
 from fastlr._random cimport shuffle_indices
 from fastlr._loss import _simd_cap
@@ -89,6 +89,67 @@ cdef int split_threads(int head, Py_ssize_t bs, Py_ssize_t d, Py_ssize_t k,
     if nt < 2 or bs * k * d < MIN_SPLIT_WORK_PER_THREAD * nt:
         return 0
     return nt
+
+# A class-split epoch (split_threads > 1) runs in chunks of batches of about this many
+# multiply-adds (~1 ms), timed: two threads beat one only while the second core is free.
+# On a shared machine another process can take it for a while, and the threads then wait
+# for each other at every batch's barrier (10-class batch 32 on 2 cores: 0.107 s per epoch
+# on two threads against 0.069 s on one, in the same benchmark run). So the epoch runs its
+# chunks on the number of threads that was faster (one, or all of them), and re-measures
+# the other every PROBE_EVERY chunks. The coefficients and the loss do not depend on it:
+# the class split computes every class on one thread with the same arithmetic as one
+# thread does (tests/test_class_split.py).
+cdef double CHUNK_WORK = 3e7
+cdef int PROBE_EVERY = 16
+# Tests force a schedule instead: the threads of chunk i are SCHED[i % SCHED_N] (capped to
+# the split's), in chunks of SCHED_CHUNK batches.
+cdef int SCHED[16]
+cdef int SCHED_N = 0
+cdef Py_ssize_t SCHED_CHUNK = 0
+# chunks run on one thread and on all of the split's, since the last _thread_chunks(True)
+cdef Py_ssize_t CHUNKS_RUN[2]
+CHUNKS_RUN[0] = 0
+CHUNKS_RUN[1] = 0
+
+
+def _thread_chunks(bint reset=False):
+    """(chunks run on one thread, chunks run on all of the split's threads) by class-split
+    epochs since the last reset (tests and benchmarks: which one the timing chose)."""
+    out = (CHUNKS_RUN[0], CHUNKS_RUN[1])
+    if reset:
+        CHUNKS_RUN[0] = 0
+        CHUNKS_RUN[1] = 0
+    return out
+
+
+def _set_thread_schedule(schedule=None, Py_ssize_t chunk=1):
+    """Force the threads of a class-split epoch's chunks (tests only): chunk i of ``chunk``
+    batches runs on ``schedule[i % len(schedule)]`` threads; None restores the timed choice.
+    Returns the previous (schedule, chunk)."""
+    global SCHED_N, SCHED_CHUNK
+    old = (tuple(SCHED[i] for i in range(SCHED_N)) or None, SCHED_CHUNK)
+    if schedule is None:
+        SCHED_N = 0
+        SCHED_CHUNK = 0
+        return old
+    schedule = tuple(int(t) for t in schedule)
+    if not 1 <= len(schedule) <= 16 or min(schedule) < 1 or chunk < 1:
+        raise ValueError(f"schedule must be 1 to 16 thread counts >= 1 and chunk >= 1, "
+                         f"got {schedule!r} and {chunk!r}")
+    for i, t in enumerate(schedule):
+        SCHED[i] = t
+    SCHED_N = len(schedule)
+    SCHED_CHUNK = chunk
+    return old
+
+
+cdef void _split_call(fastlr_split_t* sp, const void* X, bint f32, Py_ssize_t lo,
+                      Py_ssize_t hi) noexcept nogil:
+    if f32:
+        fastlr_split_batches_f32(sp, <const float*> X, lo, hi)
+    else:
+        fastlr_split_batches_f64(sp, <const double*> X, lo, hi)
+
 
 # Taking the step inside the gradient pass (fused_batches) can be switched off, for the
 # tests that compare it with the separate gradient and step.
@@ -184,7 +245,8 @@ def run_epoch(const floating[:, ::1] X,          # IN (n, d)
               Py_ssize_t batch_lo,               # first batch of the epoch to run
               Py_ssize_t batch_hi,               # one past the last batch to run
               EpochConfig cfg,
-              const double[:, ::1] label_weights=None):  # IN (k, 2) multilabel, or None
+              const double[:, ::1] label_weights=None,   # IN (k, 2) multilabel, or None
+              double[::1] thread_est=None):      # IN/OUT (3,) see below, or None
     """Run batches ``batch_lo:batch_hi`` of an epoch over ``rows`` in place.
 
     The epoch's row order is drawn (when ``cfg.shuffle``) at ``batch_lo == 0`` into
@@ -198,6 +260,11 @@ def run_epoch(const floating[:, ::1] X,          # IN (n, d)
     (each computed in the forward pass before its batch's update), the batches run, the
     updated step count, and 0, or 1 when a batch loss was not finite (that batch's
     update is then not applied and the call stops).
+
+    ``thread_est`` carries the timed choice of threads of a class-split epoch (see
+    CHUNK_WORK) from call to call of one fit: seconds per batch on one thread and on all
+    (-1 until measured), and the chunks run so far. It changes which cores do the work,
+    never the result.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], k = coef.shape[0]
     cdef Py_ssize_t m = n if rows is None else rows.shape[0]
@@ -239,14 +306,20 @@ def run_epoch(const floating[:, ::1] X,          # IN (n, d)
         w32 = np.empty(kd, dtype=np.float32)
         W32 = &w32[0]
     cdef fastlr_split_t sp
-    cdef double[::1] zb, ssc, rgp
+    cdef double[::1] zb, ssc, rgp, rgc
     cdef long long[::1] bar_v
+    cdef Py_ssize_t chunk = 0, lo, hi, ci = 0
+    cdef int use, cur, other
+    cdef double t0, per_batch
+    cdef double est[2]
     if snt > 0:
         # the shared logits (two batches of bs rows, plus padding to a row group of up to
-        # 8), the threads' scratch, and the penalty partial sums (two batches' worth)
+        # 8), the threads' scratch, and the class blocks' penalty sums (the current ones,
+        # and two batches' worth for the loss)
         zb = np.empty(2 * (bs + 8) * k, dtype=np.float64)
         ssc = np.empty(snt * fastlr_scratch_size(k), dtype=np.float64)
-        rgp = np.empty(4 * snt, dtype=np.float64)
+        rgp = np.empty(4 * fastlr_class_blocks(k), dtype=np.float64)
+        rgc = np.empty(2 * fastlr_class_blocks(k), dtype=np.float64)
         bar = np.zeros(16, dtype=np.longlong)
         bar_v = bar
         work = np.empty(1, dtype=np.float64)
@@ -290,13 +363,60 @@ def run_epoch(const floating[:, ::1] X,          # IN (n, d)
             sp.Z = &zb[0]
             sp.scratch = &ssc[0]
             sp.regp = &rgp[0]
+            sp.regc = &rgc[0]
+            sp.regc_valid = 0
             sp.bar = &bar_v[0]
             sp.step = step
-            if floating is float:
-                fastlr_split_batches_f32(&sp, &X[0, 0], batch_lo, batch_hi)
+            if snt == 1:
+                _split_call(&sp, &X[0, 0], floating is float, batch_lo, batch_hi)
+                loss_sum, ran, step, status = sp.loss_sum, sp.ran, sp.step, sp.status
             else:
-                fastlr_split_batches_f64(&sp, &X[0, 0], batch_lo, batch_hi)
-            loss_sum, ran, step, status = sp.loss_sum, sp.ran, sp.step, sp.status
+                # timed chunks on one thread or snt (see CHUNK_WORK): est[0] and est[1] are
+                # the latest seconds per batch on each, -1 until measured
+                chunk = SCHED_CHUNK if SCHED_N > 0 else max(
+                    16, <Py_ssize_t> (CHUNK_WORK / <double> (bs * kd + 1)))
+                est[0] = -1.0
+                est[1] = -1.0
+                if thread_est is not None:
+                    est[0] = thread_est[0]
+                    est[1] = thread_est[1]
+                    ci = <Py_ssize_t> thread_est[2]
+                cur = 1
+                if est[0] >= 0.0 and est[1] >= 0.0:
+                    cur = 0 if est[0] < est[1] else 1
+                lo = batch_lo
+                while lo < batch_hi:
+                    hi = lo + chunk if lo + chunk < batch_hi else batch_hi
+                    if SCHED_N > 0:
+                        use = SCHED[ci % SCHED_N]
+                        use = 1 if use < 2 else snt
+                    else:
+                        other = 1 - cur
+                        # measure both first, then the other one every PROBE_EVERY chunks
+                        if est[other] < 0.0 or ci % PROBE_EVERY == PROBE_EVERY - 1:
+                            use = 1 if other == 0 else snt
+                        else:
+                            use = 1 if cur == 0 else snt
+                    sp.nt = use
+                    t0 = fastlr_wtime()
+                    _split_call(&sp, &X[0, 0], floating is float, lo, hi)
+                    loss_sum += sp.loss_sum
+                    ran += sp.ran
+                    step = sp.step
+                    status = sp.status
+                    if status != 0:
+                        break
+                    per_batch = (fastlr_wtime() - t0) / <double> (hi - lo)
+                    est[0 if use == 1 else 1] = per_batch
+                    CHUNKS_RUN[0 if use == 1 else 1] += 1
+                    if est[0] >= 0.0 and est[1] >= 0.0:
+                        cur = 0 if est[0] < est[1] else 1
+                    lo = hi
+                    ci += 1
+                if thread_est is not None:
+                    thread_est[0] = est[0]
+                    thread_est[1] = est[1]
+                    thread_est[2] = <double> ci
         else:
             # the penalty of the current coefficients; afterwards each step returns it for
             # the coefficients it produced

@@ -69,6 +69,8 @@ def new_optimizer_state(k, d, random_seed, learning_rate_init):
         "samples": 0,
         "lr": float(learning_rate_init),
         "rng": np.array([random_seed], dtype=np.uint64),
+        # run_epoch's timed choice of threads for small class-split batches
+        "threads": np.array([-1.0, -1.0, 0.0]),
     }
 
 
@@ -198,7 +200,8 @@ def minibatch_fit(X, Y, sample_weight, *, head, coef, intercept, state, solver,
             tb = time.perf_counter()
             part, ran, step, status = run_epoch(
                 X, Y, sample_weight, rows, coef, intercept, state["buf1"], state["buf2"],
-                perm, state["rng"], state["step"], lo, hi, cfg, label_weights)
+                perm, state["rng"], state["step"], lo, hi, cfg, label_weights,
+                state.setdefault("threads", np.array([-1.0, -1.0, 0.0])))
             state["step"] = step
             if status != 0:
                 raise DivergenceError(

@@ -3,13 +3,19 @@
 coefficients and optimiser buffers, and the threads meet once per batch to exchange the
 logits. The oracle is the one-thread run of the same fit, whose own correctness the
 reference and PyTorch parity tests establish: the coefficients must come out with the
-same bits, and the loss curve equal up to how the penalty's sum is split."""
+same bits, and the loss curve equal up to the rounding of how the driver adds up an
+epoch's parts (timed, so not the same cuts in every run).
+
+An epoch with n_threads > 1 runs in timed chunks, each on one thread or on all of them,
+whichever was faster (_sgd.run_epoch). The tests force the schedule (_set_thread_schedule):
+every chunk on both threads, and a mix that changes the thread count from batch to batch;
+both must equal the one-thread run bit for bit."""
 
 import numpy as np
 import pytest
 from fastlr._loss import head_code
 from fastlr._openmp_helpers import openmp_enabled
-from fastlr._sgd import batch_threads
+from fastlr._sgd import _set_thread_schedule, _thread_chunks, batch_threads
 
 from fastlr import LinearRegression, LogisticRegression
 
@@ -32,12 +38,31 @@ def _data(n, k, seed=0):
     return X, X @ W.T + 0.3 * rng.standard_normal((n, k))
 
 
+class _Schedule:
+    """Force the thread counts of a class-split epoch's chunks (see _set_thread_schedule)."""
+
+    def __init__(self, schedule, chunk):
+        self.args = (schedule, chunk)
+
+    def __enter__(self):
+        self.old = _set_thread_schedule(*self.args)
+
+    def __exit__(self, *exc):
+        _set_thread_schedule(*self.old)
+
+
 def _same_fit(make, X, y, **fit):
     one = make(1).fit(X, y, **fit)
-    two = make(2).fit(X, y, **fit)
-    np.testing.assert_array_equal(two.coef_, one.coef_)
-    np.testing.assert_array_equal(two.intercept_, one.intercept_)
-    np.testing.assert_allclose(two.loss_curve_, one.loss_curve_, rtol=1e-13)
+    # every batch on both threads; then one or two threads, changing every batch or three
+    for schedule, chunk in [((2,), 1), ((2, 1, 1, 2, 2), 1), ((1, 2), 3)]:
+        _thread_chunks(reset=True)
+        with _Schedule(schedule, chunk):
+            two = make(2).fit(X, y, **fit)
+        on_one, on_two = _thread_chunks()
+        assert on_two > 0 and (on_one > 0) == (1 in schedule), (schedule, on_one, on_two)
+        np.testing.assert_array_equal(two.coef_, one.coef_)
+        np.testing.assert_array_equal(two.intercept_, one.intercept_)
+        np.testing.assert_allclose(two.loss_curve_, one.loss_curve_, rtol=1e-13)
     return one, two
 
 
@@ -108,17 +133,42 @@ def test_split_divergence_stops_like_one_thread():
     X = X * 1e150
     y = np.argmax(Z, axis=1)
     msgs = []
-    for nt in (1, 2):
+    for nt, schedule in [(1, (1,)), (2, (2,)), (2, (1, 2))]:
         clf = LogisticRegression(solver="sgd", batch_size=32, max_iter=3, tol=None,
                                  learning_rate_init=1e150, random_state=0, n_threads=nt)
-        with pytest.raises(ValueError) as err:
+        with pytest.raises(ValueError) as err, _Schedule(schedule, 1):
             clf.fit(X, y)
         msgs.append(str(err.value))
-    assert msgs[0] == msgs[1]
-    good = LogisticRegression(solver="sgd", batch_size=32, max_iter=1, tol=None,
-                              random_state=0, n_threads=2).fit(X / 1e150, y)
-    before = good.coef_.copy()
-    good.set_params(learning_rate_init=1e150, max_iter=3)
-    with pytest.raises(ValueError):
-        good.fit(X, y)
+    assert msgs[0] == msgs[1] == msgs[2]
+    with _Schedule((2,), 1):
+        good = LogisticRegression(solver="sgd", batch_size=32, max_iter=1, tol=None,
+                                  random_state=0, n_threads=2).fit(X / 1e150, y)
+        before = good.coef_.copy()
+        good.set_params(learning_rate_init=1e150, max_iter=3)
+        with pytest.raises(ValueError):
+            good.fit(X, y)
     np.testing.assert_array_equal(good.coef_, before)
+
+
+def test_timed_choice_of_threads_is_bit_identical():
+    # Without a forced schedule the epoch times its chunks and picks one or two threads
+    # per chunk (which one depends on the machine's load); whatever it picks, the fit is
+    # the one-thread fit. 12,000 rows at batch 32: 375 batches an epoch, two or more
+    # chunks of ~312 (1 thread first, then both), over three epochs.
+    X, Z = _data(12_000, 10, seed=9)
+    y = np.argmax(Z, axis=1)
+    _thread_chunks(reset=True)
+    fits = [LogisticRegression(solver="adam", batch_size=32, max_iter=3, tol=None,
+                               learning_rate_init=0.01, random_state=4,
+                               n_threads=nt).fit(X.astype(np.float32), y) for nt in (1, 2)]
+    on_one, on_two = _thread_chunks()
+    assert on_one >= 1 and on_two >= 1           # each was measured at least once
+    np.testing.assert_array_equal(fits[1].coef_, fits[0].coef_)
+    np.testing.assert_array_equal(fits[1].intercept_, fits[0].intercept_)
+    np.testing.assert_allclose(fits[1].loss_curve_, fits[0].loss_curve_, rtol=1e-13)
+
+
+@pytest.mark.parametrize("schedule,chunk", [((), 1), ((0,), 1), ((2,), 0), ((1,) * 17, 1)])
+def test_thread_schedule_rejects_bad_values(schedule, chunk):
+    with pytest.raises(ValueError, match="schedule must be"):
+        _set_thread_schedule(schedule, chunk)
