@@ -117,7 +117,7 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         AVX-512 kernels, smaller batches (from 2^15 multiply-adds per thread, e.g. 10 x
         784 at batch 32) are shared by classes instead: each thread owns some outputs,
         and the coefficients are bit-identical to one thread's. Such an epoch
-        times itself in chunks of ~1 ms on one thread and on all, and runs on the faster
+        times itself in chunks of ~2 ms on one thread and on all, and runs on the faster
         (another process may hold a core): which one never changes the result. Results
         depend on ``n_threads`` but never on timing.
 

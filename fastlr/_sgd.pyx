@@ -91,7 +91,9 @@ cdef int split_threads(int head, Py_ssize_t bs, Py_ssize_t d, Py_ssize_t k,
     return nt
 
 # A class-split epoch (split_threads > 1) runs in chunks of batches of about this many
-# multiply-adds (~1 ms), timed: two threads beat one only while the second core is free.
+# multiply-adds (~2 ms at 10 classes x 784, batch 32; each chunk opens a parallel region,
+# tens of microseconds when idle threads sleep under OMP_WAIT_POLICY=passive), timed: two
+# threads beat one only while the second core is free.
 # On a shared machine another process can take it for a while, and the threads then wait
 # for each other at every batch's barrier (10-class batch 32 on 2 cores: 0.107 s per epoch
 # on two threads against 0.069 s on one, in the same benchmark run). So the epoch runs its
@@ -99,7 +101,7 @@ cdef int split_threads(int head, Py_ssize_t bs, Py_ssize_t d, Py_ssize_t k,
 # the other every PROBE_EVERY chunks. The coefficients and the loss do not depend on it:
 # the class split computes every class on one thread with the same arithmetic as one
 # thread does (tests/test_class_split.py).
-cdef double CHUNK_WORK = 3e7
+cdef double CHUNK_WORK = 6e7
 cdef int PROBE_EVERY = 16
 # Tests force a schedule instead: the threads of chunk i are SCHED[i % SCHED_N] (capped to
 # the split's), in chunks of SCHED_CHUNK batches.
