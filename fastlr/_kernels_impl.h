@@ -114,7 +114,8 @@ static inline FASTLR_TARGET SFX(v4) SFX(sel4)(SFX(i4) m, SFX(v4) a, SFX(v4) b) {
  * two factors 2^(k/2) so results in the subnormal range round once, like libm's.
  * Defined for a vector type V (integer type I, lane select SEL): exp_neg4 (4 lanes on
  * every instruction set, the binary head) and exp_neg_v (FASTLR_VW lanes: the softmax
- * head and prediction), the same operations lane by lane. Adding magic rounds to an integer held in the low bits. */
+ * head and prediction), the same operations lane by lane. Adding magic rounds to an
+ * integer held in the low bits. */
 #define FASTLR_DEFINE_EXP_NEG(name, V, I, SEL)                                           \
     static inline FASTLR_TARGET V name(V x) {                                            \
         const V zero = {0}, lo_clip = zero - 800.0, magic = zero + 0x1.8p52;             \
@@ -1332,8 +1333,9 @@ static inline void SFX(put)(void *out, int out_f32, ptrdiff_t i, double v) {
  * x_t . w for the rows xs[0..7], each summed the same way (one accumulator per row, the
  * last d mod 8 columns as one masked vector, then hsum's order), so a row's logit does not
  * depend on its place in a block. The eight horizontal sums are one transpose-and-add tree
- * (hsum4's first stages, fold4, for each half; 21 instructions). The training loop's dot_4rows adds the tail after the horizontal sum,
- * so the two can differ in the last bits. */
+ * (hsum4's first stages, fold4, for each half; 21 instructions). The training loop's
+ * dot_4rows adds the tail after the horizontal sum, so the two can differ in the last
+ * bits. */
 static inline FASTLR_TARGET __m512d SFX(dot_8rows)(const FLT *const *xs, const double *w,
                                                    ptrdiff_t d) {
     SFX(vd) a[8] = {VZERO, VZERO, VZERO, VZERO, VZERO, VZERO, VZERO, VZERO};

@@ -124,16 +124,18 @@ def _thread_chunks(bint reset=False):
     return out
 
 
-def _set_thread_schedule(schedule=None, Py_ssize_t chunk=1):
-    """Force the threads of a class-split epoch's chunks (tests only): chunk i of ``chunk``
-    batches runs on ``schedule[i % len(schedule)]`` threads; None restores the timed choice.
-    Returns the previous (schedule, chunk)."""
+def _set_thread_schedule(setting):
+    """Force the threads of a class-split epoch's chunks (tests only): with ``setting =
+    (schedule, chunk)``, chunk i of ``chunk`` batches runs on ``schedule[i % len(schedule)]``
+    threads; None restores the timed choice. Returns the previous setting, in the same
+    form."""
     global SCHED_N, SCHED_CHUNK
-    old = (tuple(SCHED[i] for i in range(SCHED_N)) or None, SCHED_CHUNK)
-    if schedule is None:
+    old = ((tuple(SCHED[i] for i in range(SCHED_N)), SCHED_CHUNK) if SCHED_N > 0 else None)
+    if setting is None:
         SCHED_N = 0
         SCHED_CHUNK = 0
         return old
+    schedule, chunk = setting
     schedule = tuple(int(t) for t in schedule)
     if not 1 <= len(schedule) <= 16 or min(schedule) < 1 or chunk < 1:
         raise ValueError(f"schedule must be 1 to 16 thread counts >= 1 and chunk >= 1, "
@@ -311,8 +313,8 @@ def run_epoch(const floating[:, ::1] X,          # IN (n, d)
     cdef double[::1] zb, ssc, rgp, rgc
     cdef long long[::1] bar_v
     cdef Py_ssize_t chunk = 0, lo, hi, ci = 0
-    cdef int use, cur, other
-    cdef double t0, per_batch
+    cdef int slot, cur
+    cdef double t0
     cdef double est[2]
     if snt > 0:
         # the shared logits (two batches of bs rows, plus padding to a row group of up to
@@ -373,8 +375,8 @@ def run_epoch(const floating[:, ::1] X,          # IN (n, d)
                 _split_call(&sp, &X[0, 0], floating is float, batch_lo, batch_hi)
                 loss_sum, ran, step, status = sp.loss_sum, sp.ran, sp.step, sp.status
             else:
-                # timed chunks on one thread or snt (see CHUNK_WORK): est[0] and est[1] are
-                # the latest seconds per batch on each, -1 until measured
+                # timed chunks, each on one thread (slot 0) or snt (slot 1), see CHUNK_WORK:
+                # est[slot] is the latest seconds per batch there, -1 until measured
                 chunk = SCHED_CHUNK if SCHED_N > 0 else max(
                     16, <Py_ssize_t> (CHUNK_WORK / <double> (bs * kd + 1)))
                 est[0] = -1.0
@@ -383,23 +385,18 @@ def run_epoch(const floating[:, ::1] X,          # IN (n, d)
                     est[0] = thread_est[0]
                     est[1] = thread_est[1]
                     ci = <Py_ssize_t> thread_est[2]
-                cur = 1
-                if est[0] >= 0.0 and est[1] >= 0.0:
-                    cur = 0 if est[0] < est[1] else 1
                 lo = batch_lo
                 while lo < batch_hi:
                     hi = lo + chunk if lo + chunk < batch_hi else batch_hi
+                    # the faster slot once both are measured (all threads until then)
+                    cur = 0 if 0.0 <= est[0] < est[1] else 1
                     if SCHED_N > 0:
-                        use = SCHED[ci % SCHED_N]
-                        use = 1 if use < 2 else snt
+                        slot = 0 if SCHED[ci % SCHED_N] < 2 else 1
+                    elif est[1 - cur] < 0.0 or ci % PROBE_EVERY == PROBE_EVERY - 1:
+                        slot = 1 - cur   # measure both first, then the other every PROBE_EVERY
                     else:
-                        other = 1 - cur
-                        # measure both first, then the other one every PROBE_EVERY chunks
-                        if est[other] < 0.0 or ci % PROBE_EVERY == PROBE_EVERY - 1:
-                            use = 1 if other == 0 else snt
-                        else:
-                            use = 1 if cur == 0 else snt
-                    sp.nt = use
+                        slot = cur
+                    sp.nt = 1 if slot == 0 else snt
                     t0 = fastlr_wtime()
                     _split_call(&sp, &X[0, 0], floating is float, lo, hi)
                     loss_sum += sp.loss_sum
@@ -408,11 +405,8 @@ def run_epoch(const floating[:, ::1] X,          # IN (n, d)
                     status = sp.status
                     if status != 0:
                         break
-                    per_batch = (fastlr_wtime() - t0) / <double> (hi - lo)
-                    est[0 if use == 1 else 1] = per_batch
-                    CHUNKS_RUN[0 if use == 1 else 1] += 1
-                    if est[0] >= 0.0 and est[1] >= 0.0:
-                        cur = 0 if est[0] < est[1] else 1
+                    est[slot] = (fastlr_wtime() - t0) / <double> (hi - lo)
+                    CHUNKS_RUN[slot] += 1
                     lo = hi
                     ci += 1
                 if thread_est is not None:

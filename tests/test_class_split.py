@@ -38,25 +38,12 @@ def _data(n, k, seed=0):
     return X, X @ W.T + 0.3 * rng.standard_normal((n, k))
 
 
-class _Schedule:
-    """Force the thread counts of a class-split epoch's chunks (see _set_thread_schedule)."""
-
-    def __init__(self, schedule, chunk):
-        self.args = (schedule, chunk)
-
-    def __enter__(self):
-        self.old = _set_thread_schedule(*self.args)
-
-    def __exit__(self, *exc):
-        _set_thread_schedule(*self.old)
-
-
-def _same_fit(make, X, y, **fit):
+def _same_fit(make, X, y, thread_schedule, **fit):
     one = make(1).fit(X, y, **fit)
     # every batch on both threads; then one or two threads, changing every batch or three
     for schedule, chunk in [((2,), 1), ((2, 1, 1, 2, 2), 1), ((1, 2), 3)]:
         _thread_chunks(reset=True)
-        with _Schedule(schedule, chunk):
+        with thread_schedule(schedule, chunk):
             two = make(2).fit(X, y, **fit)
         on_one, on_two = _thread_chunks()
         assert on_two > 0 and (on_one > 0) == (1 in schedule), (schedule, on_one, on_two)
@@ -80,7 +67,7 @@ def test_split_plan(k):
     ("sgd", {"momentum": 0.9, "nesterovs_momentum": True}), ("adam", {})])
 @pytest.mark.parametrize("k", [10, 13])
 @pytest.mark.parametrize("batch_size", [32, 30, 45])   # full row groups, ragged ones
-def test_softmax_split_is_bit_identical(solver, extra, k, batch_size):
+def test_softmax_split_is_bit_identical(solver, extra, k, batch_size, thread_schedule):
     X, Z = _data(700, k)                   # 700 rows: the last batch is a short one
     y = np.argmax(Z, axis=1)
 
@@ -88,11 +75,11 @@ def test_softmax_split_is_bit_identical(solver, extra, k, batch_size):
         return LogisticRegression(solver=solver, batch_size=batch_size, max_iter=3,
                                   tol=None, learning_rate_init=0.02, C=1.0 if k == 10
                                   else np.inf, random_state=0, n_threads=nt, **extra)
-    one, _ = _same_fit(make, X, y)
+    one, _ = _same_fit(make, X, y, thread_schedule)
     assert np.all(np.isfinite(one.coef_)) and np.abs(one.coef_).max() > 0
 
 
-def test_softmax_split_weights_float32_elasticnet_no_intercept():
+def test_softmax_split_weights_float32_elasticnet_no_intercept(thread_schedule):
     X, Z = _data(500, 10, seed=3)
     y = np.argmax(Z, axis=1)
     sw = np.random.default_rng(4).uniform(0.2, 2.0, len(y))
@@ -102,31 +89,31 @@ def test_softmax_split_weights_float32_elasticnet_no_intercept():
                                   l1_ratio=0.5, C=0.05,
                                   fit_intercept=False, learning_rate_init=0.01,
                                   random_state=1, n_threads=nt)
-    one, _ = _same_fit(make, X.astype(np.float32), y, sample_weight=sw)
+    one, _ = _same_fit(make, X.astype(np.float32), y, thread_schedule, sample_weight=sw)
     assert one.coef_.dtype == np.float32
     assert np.count_nonzero(one.coef_ == 0) > 0          # the L1 step reached zeros
 
 
-def test_multilabel_split_is_bit_identical():
+def test_multilabel_split_is_bit_identical(thread_schedule):
     X, Z = _data(600, 12, seed=5)
     Y = (Z > 0).astype(int)
 
     def make(nt):
         return LogisticRegression(solver="sgd", batch_size=40, max_iter=2, tol=None,
                                   learning_rate_init=0.05, random_state=2, n_threads=nt)
-    _same_fit(make, X, Y)
+    _same_fit(make, X, Y, thread_schedule)
 
 
-def test_multioutput_regression_split_is_bit_identical():
+def test_multioutput_regression_split_is_bit_identical(thread_schedule):
     X, Z = _data(600, 11, seed=6)
 
     def make(nt):
         return LinearRegression(solver="adam", batch_size=32, max_iter=2, tol=None,
                                 learning_rate_init=0.01, random_state=3, n_threads=nt)
-    _same_fit(make, X, Z)
+    _same_fit(make, X, Z, thread_schedule)
 
 
-def test_split_divergence_stops_like_one_thread():
+def test_split_divergence_stops_like_one_thread(thread_schedule):
     # a learning rate that overflows the logits: both runs stop at the same batch with the
     # same error, and a fitted estimator is left as it was
     X, Z = _data(400, 10, seed=8)
@@ -136,11 +123,11 @@ def test_split_divergence_stops_like_one_thread():
     for nt, schedule in [(1, (1,)), (2, (2,)), (2, (1, 2))]:
         clf = LogisticRegression(solver="sgd", batch_size=32, max_iter=3, tol=None,
                                  learning_rate_init=1e150, random_state=0, n_threads=nt)
-        with pytest.raises(ValueError) as err, _Schedule(schedule, 1):
+        with pytest.raises(ValueError) as err, thread_schedule(schedule, 1):
             clf.fit(X, y)
         msgs.append(str(err.value))
     assert msgs[0] == msgs[1] == msgs[2]
-    with _Schedule((2,), 1):
+    with thread_schedule((2,), 1):
         good = LogisticRegression(solver="sgd", batch_size=32, max_iter=1, tol=None,
                                   random_state=0, n_threads=2).fit(X / 1e150, y)
         before = good.coef_.copy()
@@ -171,4 +158,4 @@ def test_timed_choice_of_threads_is_bit_identical():
 @pytest.mark.parametrize("schedule,chunk", [((), 1), ((0,), 1), ((2,), 0), ((1,) * 17, 1)])
 def test_thread_schedule_rejects_bad_values(schedule, chunk):
     with pytest.raises(ValueError, match="schedule must be"):
-        _set_thread_schedule(schedule, chunk)
+        _set_thread_schedule((schedule, chunk))
