@@ -1800,12 +1800,9 @@ static FASTLR_TARGET void SFX(fastlr_split_batches)(fastlr_split_t *a, const FLT
                 fastlr_intercept_update(&sb, a->fit_intercept, b, G, a->buf1, a->buf2, d, k, c0,
                                         c1);
             } else {
-                fastlr_step_prepare(&sW, &sb, step, inv);
-                CLASS_BLOCK_LOOP(cb, c, kq, b0, b1)
-                    fastlr_opt_step(&sW, W + c * d, G + c * d, a->buf1 + c * d, a->buf2 + c * d,
-                                    kq * d, regc + 2 * cb);
-                fastlr_intercept_update(&sb, a->fit_intercept, b, G, a->buf1, a->buf2, d, k, c0,
-                                        c1);
+                CLASS_BLOCK_LOOP(cb, c, kq, b0, b1) /* per block: its own penalty sums */
+                    fastlr_batch_update(&sW, &sb, step, inv, a->fit_intercept, W, b, G, a->buf1,
+                                        a->buf2, d, k, c, c + kq, regc + 2 * cb);
 #if FASTLR_FLT_FLOAT
                 if (W32 != NULL) fastlr_round_coef(W + c0 * d, W32 + c0 * d, (c1 - c0) * d);
 #endif
