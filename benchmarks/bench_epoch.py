@@ -208,11 +208,14 @@ class FastlrContender(Contender):
                 "n_batches": self.n_batches(batch_size)}
 
     def summarize(self, results):
+        # the median of each repeat's own slope: a repeat's two fits run back to back, so
+        # a slow spell of the machine lands on both, where a difference of the two medians
+        # could pair a fast 1-epoch fit with a slow 3-epoch one
         t1 = _median([r["fit1_s"] for r in results])
         t3 = _median([r["fit3_s"] for r in results])
-        epoch = (t3 - t1) / 2.0
-        row = {"fit1_s": t1, "fit3_s": t3,
-               "times_s": [(r["fit3_s"] - r["fit1_s"]) / 2.0 for r in results],
+        slopes = [(r["fit3_s"] - r["fit1_s"]) / 2.0 for r in results]
+        epoch = _median(slopes)
+        row = {"fit1_s": t1, "fit3_s": t3, "times_s": slopes,
                "n_batches": results[0]["n_batches"],
                "timed_batches": results[0]["n_batches"], "extrapolated": False}
         if epoch <= 0:   # noise swamped the slope: fall back to a whole 1-epoch fit

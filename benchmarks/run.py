@@ -341,11 +341,11 @@ class _AdaptiveSlope:
         scale = n / m
         t1 = _median([r["fit1_s"] for r in results])
         tn = _median([r["fitN_s"] for r in results])
+        slopes = [(r["fitN_s"] - r["fit1_s"]) / extra * scale for r in results]
         row = {"fit1_s": t1, f"fit{1 + extra}_s": tn, "extra_epochs": extra,
-               "times_s": [(r["fitN_s"] - r["fit1_s"]) / extra * scale for r in results],
-               "n_batches": results[0]["n_batches"],
+               "times_s": slopes, "n_batches": results[0]["n_batches"],
                "timed_batches": results[0]["timed_batches"], "extrapolated": m < n}
-        epoch = (tn - t1) / extra * scale
+        epoch = _median(slopes)   # each repeat's own slope, as bench_epoch's summarize
         notes = []
         if m < n:
             notes.append(f"(extrapolated) from {row['timed_batches']} of "
