@@ -27,8 +27,8 @@
  * (they may differ in the last bits between the instruction sets, i.e. between machines).
  *
  * Precision: arithmetic in double, except the mini-batch training of the k-output heads on
- * float32 X with AVX-512, which multiplies and adds in float32 (16 lanes instead of 8) on
- * a float32 copy of the coefficients; parameters, head, loss and optimiser stay double
+ * float32 X with AVX-512, which multiplies and adds in float32 (16 lanes instead of 8)
+ * and trains float32 parameters; head, loss and optimiser state stay double
  * (_kernels_impl.h, "float32 arithmetic"). So such results differ between AVX-512 and
  * other machines by float32 rounding, not only in the last bits.
  *
@@ -225,10 +225,26 @@ static inline void fastlr_step_prepare(fastlr_step_t *sW, fastlr_step_t *sb, lon
     }
 }
 
-/* W32[o] = W[o] rounded to float32, for o < n: the float32 copy of the coefficients that
- * the k-output heads' float32 arithmetic reads (_kernels_impl.h) */
-static inline void fastlr_round_coef(const double *W, float *W32, ptrdiff_t n) {
-    for (ptrdiff_t o = 0; o < n; o++) W32[o] = (float)W[o];
+/* For o < n: W[o] rounded to float32, into W32[o] and W[o]. The k-output heads' float32
+ * arithmetic (_kernels_impl.h) trains float32 coefficients W32 (and intercepts rounded to
+ * float32 by fastlr_round_f32); W holds the same values, widened, wherever the step goes
+ * through double code. */
+static inline void fastlr_round_coef(double *W, float *W32, ptrdiff_t n) {
+    for (ptrdiff_t o = 0; o < n; o++) {
+        W32[o] = (float)W[o];
+        W[o] = (double)W32[o];
+    }
+}
+
+/* v[o] rounded to float32 in place, for o < n: the intercepts that go with float32
+ * coefficients (fastlr_round_coef) */
+static inline void fastlr_round_f32(double *v, ptrdiff_t n) {
+    for (ptrdiff_t o = 0; o < n; o++) v[o] = (double)(float)v[o];
+}
+
+/* W[o] = W32[o] for o < n (after steps that updated W32 alone) */
+static inline void fastlr_widen_coef(const float *W32, double *W, ptrdiff_t n) {
+    for (ptrdiff_t o = 0; o < n; o++) W[o] = (double)W32[o];
 }
 
 /* The intercepts' part of a batch update: outputs [c0, c1) of b from their gradient sums

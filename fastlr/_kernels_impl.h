@@ -765,7 +765,9 @@ static inline ptrdiff_t SFX(class_block_start)(int n5, int t) {
 
 /* One vector of a finished gradient tile g, at offset o of the k x d coefficients: added
  * to GW, or with fu, the optimiser's step applied to W and its buffers right away (a2, a1:
- * running sums of the updated p^2 and |p|). */
+ * running sums of the updated p^2 and |p|, before any rounding to float32). With W32 the
+ * coefficients are W32's: read from it, stepped in double, rounded back into it, and W is
+ * left alone (fastlr_split_batches widens W32 into W afterwards). */
 static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(tile_out)(
         double *GW, fastlr_fuse_t *fu, ptrdiff_t o, SFX(vd) g, SFX(vd) *a2, SFX(vd) *a1,
         float *W32) {
@@ -777,9 +779,14 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(tile_out)(
     const int moments = s->adam || s->momentum != 0.0;
     SFX(vd) b1 = moments ? SFX(ld_d)(fu->buf1 + o) : VZERO;
     SFX(vd) b2 = s->adam ? SFX(ld_d)(fu->buf2 + o) : VZERO;
-    SFX(vd) p = SFX(step_v)(s, SFX(ld_d)(fu->W + o), g, &b1, &b2);
-    SFX(st_d)(fu->W + o, p);
-    if (W32 != NULL) _mm256_storeu_ps(W32 + o, _mm512_cvtpd_ps((__m512d)p));
+    SFX(vd) p;
+    if (W32 != NULL) {
+        p = SFX(step_v)(s, (SFX(vd))_mm512_cvtps_pd(_mm256_loadu_ps(W32 + o)), g, &b1, &b2);
+        _mm256_storeu_ps(W32 + o, _mm512_cvtpd_ps((__m512d)p));
+    } else {
+        p = SFX(step_v)(s, SFX(ld_d)(fu->W + o), g, &b1, &b2);
+        SFX(st_d)(fu->W + o, p);
+    }
     if (moments) SFX(st_d)(fu->buf1 + o, b1);
     if (s->adam) SFX(st_d)(fu->buf2 + o, b2);
     *a2 += p * p;
@@ -892,14 +899,18 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_cbr)(
 #if FASTLR_FLT_FLOAT
 /* ---- float32 arithmetic for float32 X in mini-batch training -----------------------
  * With float32 X, a mini-batch epoch of a k-output head (fastlr_split_batches, and
- * kout_rows when _sgd.run_epoch passes W32) multiplies
- * and adds in float32, twice the lanes of double, on a float32 copy W32 of the
- * coefficients that follows W after every step: the products x_j w_j and each lane's
- * partial sum (a logit's d / 16 products, or a gradient tile's sum over the block's rows)
- * are float32; the lanes are widened to double before they are added together, and the
- * coefficients, the gradient sums across row blocks, the head, the loss and the optimiser
- * stay in double (as mixed-precision training keeps master weights). Full-batch solvers,
- * prediction and float64 X keep double arithmetic throughout. */
+ * kout_rows when _sgd.run_epoch passes W32) multiplies and adds in float32, twice the
+ * lanes of double, and trains float32 parameters, as a float32 torch model does: the
+ * products x_j w_j and each lane's partial sum (a logit's d / 16 products, or a gradient
+ * tile's sum over the block's rows) are float32; the lanes are widened to double before
+ * they are added together; the gradient sums across row blocks, the head, the loss and
+ * the optimiser's arithmetic and state are double, and each step's new coefficients and
+ * intercepts are rounded to float32 (W32; fastlr_round_coef, fastlr_round_f32). A fused
+ * step reads and writes W32 alone: keeping double coefficients beside it (master
+ * weights, as mixed-precision training does with 16-bit floats) cost 62 KB of loads and
+ * stores per batch of 10 x 784 coefficients, 15% of a batch-32 epoch, for precision that
+ * coef_, a float32 array, does not keep. Full-batch solvers, prediction and float64 X
+ * keep double arithmetic throughout. */
 typedef float SFX(vf) __attribute__((vector_size(64)));
 #define FASTLR_FW 16
 static inline FASTLR_TARGET SFX(vf) SFX(ld_f)(const float *p) {
@@ -1722,13 +1733,19 @@ static FASTLR_TARGET void SFX(fastlr_split_batches)(fastlr_split_t *a, const FLT
         long step = a->step;
 #if FASTLR_FLT_FLOAT
         float *W32 = a->W32;
-        if (W32 != NULL) fastlr_round_coef(W + c0 * d, W32 + c0 * d, (c1 - c0) * d);
+        if (W32 != NULL) {
+            fastlr_round_coef(W + c0 * d, W32 + c0 * d, (c1 - c0) * d);
+            fastlr_round_f32(b + c0, c1 - c0);
+        }
 #else
         float *W32 = NULL;
 #endif
         double loss_sum = 0.0, *regc = a->regc;
         ptrdiff_t ran = 0, bi, j, zpar = 0;
         int status = 0;
+#if FASTLR_FLT_FLOAT
+        int stale = 0; /* fused steps updated W32 alone */
+#endif
         /* each class block's penalty sums, kept per block (not per thread) and added in
          * block order, so that the loss does not depend on the number of threads either */
         if (a->penalised && !a->regc_valid)
@@ -1788,6 +1805,9 @@ static FASTLR_TARGET void SFX(fastlr_split_batches)(fastlr_split_t *a, const FLT
             step++;
             if (fused) {
                 fastlr_fuse_t fu;
+#if FASTLR_FLT_FLOAT
+                stale = W32 != NULL;
+#endif
                 int npf = SFX(next_rows)(X, d, idx, stop, nr, m, pfn);
                 fastlr_step_prepare(&sW, &sb, step, inv);
                 fu.s = sW;
@@ -1799,15 +1819,28 @@ static FASTLR_TARGET void SFX(fastlr_split_batches)(fastlr_split_t *a, const FLT
                                 sW.want_reg ? regc : NULL);
                 fastlr_intercept_update(&sb, a->fit_intercept, b, G, a->buf1, a->buf2, d, k, c0,
                                         c1);
+#if FASTLR_FLT_FLOAT
+                if (W32 != NULL) fastlr_round_f32(b + c0, c1 - c0);
+#endif
             } else {
+#if FASTLR_FLT_FLOAT
+                if (stale) fastlr_widen_coef(W32 + c0 * d, W + c0 * d, (c1 - c0) * d);
+                stale = 0;
+#endif
                 CLASS_BLOCK_LOOP(cb, c, kq, b0, b1) /* per block: its own penalty sums */
                     fastlr_batch_update(&sW, &sb, step, inv, a->fit_intercept, W, b, G, a->buf1,
                                         a->buf2, d, k, c, c + kq, regc + 2 * cb);
 #if FASTLR_FLT_FLOAT
-                if (W32 != NULL) fastlr_round_coef(W + c0 * d, W32 + c0 * d, (c1 - c0) * d);
+                if (W32 != NULL) {
+                    fastlr_round_coef(W + c0 * d, W32 + c0 * d, (c1 - c0) * d);
+                    fastlr_round_f32(b + c0, c1 - c0);
+                }
 #endif
             }
         }
+#if FASTLR_FLT_FLOAT
+        if (stale) fastlr_widen_coef(W32 + c0 * d, W + c0 * d, (c1 - c0) * d);
+#endif
         if (tid == 0) {
             a->loss_sum = loss_sum;
             a->ran = ran;

@@ -23,7 +23,8 @@ cdef extern from "_kernels.h":
                            Py_ssize_t pf_limit, const double* W, const float* W32,
                            const double* b, double* GW, double* Gb,
                            double* scratch) noexcept nogil
-    void fastlr_round_coef(const double* W, float* W32, Py_ssize_t n) noexcept nogil
+    void fastlr_round_coef(double* W, float* W32, Py_ssize_t n) noexcept nogil
+    void fastlr_round_f32(double* v, Py_ssize_t n) noexcept nogil
     void fastlr_logistic_terms(const double* z, const double* y, Py_ssize_t n,
                                double* loss, double* dz) noexcept nogil
     void fastlr_softmax_terms(const double* z, const double* y, Py_ssize_t n, Py_ssize_t k,

@@ -37,7 +37,8 @@ import numpy as np
 
 from fastlr._math cimport (floating, fastlr_step_t, fastlr_batch_update, fastlr_select_kernels,
                            fastlr_split_t, fastlr_split_available, fastlr_class_blocks,
-                           fastlr_fused_batch_rows, fastlr_round_coef, fastlr_simd_level,
+                           fastlr_fused_batch_rows, fastlr_round_coef, fastlr_round_f32,
+                           fastlr_simd_level,
                            fastlr_split_batches_f32, fastlr_split_batches_f64,
                            fastlr_scratch_size, fastlr_wtime)
 from fastlr._loss cimport loss_grad, workspace_size, HEAD_LOGISTIC
@@ -420,6 +421,7 @@ def run_epoch(const floating[:, ::1] X,          # IN (n, d)
             reg[1] = 0.0
             if W32 != NULL:
                 fastlr_round_coef(W, W32, kd)
+                fastlr_round_f32(b, k)
             if penalised:
                 for j in range(kd):
                     reg[0] += W[j] * W[j]
@@ -446,6 +448,7 @@ def run_epoch(const floating[:, ::1] X,          # IN (n, d)
                                     &buf1[0], &buf2[0], d, k, 0, k, reg)
                 if W32 != NULL:
                     fastlr_round_coef(W, W32, kd)
+                    fastlr_round_f32(b, k)
     return loss_sum, ran, step, status
 
 

@@ -131,11 +131,19 @@ class _Adam:
         return p - (self.lr / bc1) * m / denom
 
 
+def _rounded(a, dtype):
+    """a rounded to dtype, back in float64"""
+    return np.asarray(a).astype(dtype).astype(np.float64)
+
+
 def reference_fit(X, y, W0, b0, *, head, solver="sgd", lr=0.01, momentum=0.0,
                   nesterov=False, beta1=0.9, beta2=0.999, eps=1e-8, batch_size=None,
                   epochs=1, drop_last=False, weight_decay=0.0, sample_weight=None,
-                  perms=None, l1=0.0):
+                  perms=None, l1=0.0, param_dtype=None):
     """Train ``z = W x + b`` by mini-batch SGD / Adam, in NumPy float64.
+
+    ``param_dtype=np.float32`` rounds W and b to float32 after every step, as training
+    float32 parameters does (the optimiser state stays float64).
 
     ``l1`` adds ``l1 * ||W||_1`` to each batch loss and, after each update of W, the
     proximal step of that term: soft-thresholding of every coefficient by the step it
@@ -182,6 +190,8 @@ def reference_fit(X, y, W0, b0, *, head, solver="sgd", lr=0.01, momentum=0.0,
                 t = lr * l1 / (opt.denom["W"] if solver == "adam" else 1.0)
                 W = np.sign(W) * np.maximum(np.abs(W) - t, 0.0)
             b = opt.step("b", b, gb)
+            if param_dtype is not None:
+                W, b = _rounded(W, param_dtype), _rounded(b, param_dtype)
             steps += 1
         losses.append(float(np.mean(batch_losses)))
     return W, b, losses, steps
@@ -340,12 +350,13 @@ def batch_loss_grad(head, Xb, Yb, W, b, s, lw, a_l2, loss_scale):
 class RefRun:
     """``model = nn.Linear(d, k); for xb, yb in DataLoader(shuffle=False): loss.backward();
     opt.step()`` in NumPy float64, with the optimiser state kept between ``epoch`` calls
-    and a mutable learning rate."""
+    and a mutable learning rate; ``param_dtype`` as in ``reference_fit``."""
 
     def __init__(self, head, W0, b0, *, solver="sgd", lr=0.01, momentum=0.0,
                  nesterov=False, beta1=0.9, beta2=0.999, eps=1e-8, loss_scale=1.0,
-                 fit_intercept=True):
+                 fit_intercept=True, param_dtype=None):
         self.head, self.loss_scale, self.fit_intercept = head, loss_scale, fit_intercept
+        self.param_dtype = param_dtype
         self.W = np.array(W0, dtype=np.float64, copy=True)
         self.b = np.array(b0, dtype=np.float64, copy=True).reshape(-1)
         self.opt = (_SGD(lr, momentum, nesterov) if solver == "sgd"
@@ -375,5 +386,8 @@ class RefRun:
             self.W = self.opt.step("W", self.W, gW)
             if self.fit_intercept:
                 self.b = self.opt.step("b", self.b, gb)
+            if self.param_dtype is not None:
+                self.W = _rounded(self.W, self.param_dtype)
+                self.b = _rounded(self.b, self.param_dtype)
             self.steps += 1
         return float(np.mean(losses))

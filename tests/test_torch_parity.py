@@ -18,11 +18,14 @@ Tolerances
   is to rounding only; observed <= 2e-13 relative. 1e-8 keeps 4+ orders of headroom
   for another torch build or BLAS while any real difference (lr scaling, momentum
   form, bias correction, batch boundaries) shows up at >= 1e-4.
-* float32 X: parameters and optimiser state are double. In double arithmetic (the
-  ``double_arithmetic`` fixture; always so for the binary head and without AVX-512) X is
+* float32 X: in double arithmetic (the ``double_arithmetic`` fixture; always so for the
+  binary head and without AVX-512) parameters and optimiser state are double and X is
   read as float32 and widened, so the float32 fit equals the reference run on
   ``X.astype(float32)`` widened to float64, up to the final rounding of coef_ to float32
-  (``rtol=2**-23``). In float32 arithmetic it agrees to ``1e-6``. Against
+  (``rtol=2**-23``). In float32 arithmetic (the k-output heads with AVX-512) the
+  parameters are float32, rounded after every step as torch's float32 parameters are,
+  and the optimiser state double: the fit agrees with the reference run that rounds its
+  parameters likewise (``param_dtype``) to ``1e-6`` of the largest coefficient. Against
   the float64 fit on the unrounded X it agrees to ~1e-5 relative (the data differ by
   float32 rounding, ~6e-8 relative, amplified by a few epochs of training).
 """
@@ -30,6 +33,7 @@ Tolerances
 import numpy as np
 import pytest
 from _reference_sgd import reference_fit, torch_fit
+from fastlr._loss import simd_level
 
 from fastlr import LogisticRegression
 
@@ -92,6 +96,9 @@ def _assert_run(clf, W, b, losses, rtol, atol):
 
 
 TASKS = ["binary", "multiclass"]
+# float32 X trains float32 parameters in float32 arithmetic: the k-output heads' mini-batch
+# solvers with AVX-512
+F32_PARAMS = simd_level() == "avx512"
 
 
 # ------------------------------------------------------------------------------------
@@ -275,11 +282,15 @@ def test_float32_X(task, opt_name, double_arithmetic):
     np.testing.assert_allclose(clf32.intercept_, b, rtol=eps32, atol=ATOL_REF)
     np.testing.assert_allclose(clf32.loss_curve_, losses, rtol=RTOL_REF)  # double
     # float32 arithmetic (the default with AVX-512; the softmax head): float32 rounding
-    # in every logit and gradient sum, ~1e-7 relative (observed <= 1e-7 on the
-    # coefficients, 3e-9 on the loss)
+    # in every logit and gradient sum, and float32 parameters (observed <= 9e-8 of the
+    # largest coefficient, 5e-9 relative on the loss)
     f32 = _fit(X32, y, W0, b0, opt)
-    np.testing.assert_allclose(f32.coef_, W, rtol=1e-6, atol=1e-9)
-    np.testing.assert_allclose(f32.intercept_, b, rtol=1e-6, atol=1e-9)
+    if task != "binary" and F32_PARAMS:
+        W, b, losses, _ = reference_fit(X32.astype(np.float64), yi, W0, b0, head=head,
+                                        batch_size=BATCH, epochs=EPOCHS,
+                                        param_dtype=np.float32, **opt)
+    np.testing.assert_allclose(f32.coef_, W, rtol=0, atol=1e-6 * np.abs(W).max())
+    np.testing.assert_allclose(f32.intercept_, b, rtol=0, atol=1e-6 * np.abs(b).max())
     np.testing.assert_allclose(f32.loss_curve_, losses, rtol=1e-6)
     # and close to the float64 fit on the unrounded data
     clf64 = _fit(X, y, W0, b0, opt)
@@ -295,11 +306,12 @@ def test_float32_arithmetic_wide_rows(opt_name, batch_size, n_threads, double_ar
     """float32 arithmetic on rows long enough for its vector tiles: d = 90 is one tile of
     64 columns, one of 16 and 10 left over. Batch 16 takes its step inside the gradient
     pass; batch 100 is four row blocks, stepped after the pass. The reference is the
-    double run on the widened float32 data (equal to it in double arithmetic). In float32
-    arithmetic the coefficients differ from it by at most 6.3e-8 (max |W| ~ 1: no more
-    than coef_'s own rounding to float32) and the loss curve by 2.3e-8 relative (observed
-    over these 8 cases); the test allows 1e-6. A float32 copy of the coefficients that
-    misses a step's update shows up at >= 1e-3."""
+    double run on the widened float32 data (equal to it in double arithmetic); in float32
+    arithmetic, the same run with its parameters rounded to float32 after every step.
+    The coefficients differ from it by at most 6.3e-8 (max |W| ~ 1: no more than coef_'s
+    own rounding to float32) and the loss curve by 2.3e-8 relative (observed over these
+    8 cases); the test allows 1e-6. float32 coefficients that miss a step's update show
+    up at >= 1e-3."""
     X, y, yi, W0, b0, head = _data("multiclass10", n=300, d=90, seed=4)
     X32 = X.astype(np.float32)
     opt = OPTIMIZERS[opt_name]
@@ -311,9 +323,44 @@ def test_float32_arithmetic_wide_rows(opt_name, batch_size, n_threads, double_ar
     eps32 = float(np.finfo(np.float32).eps)
     np.testing.assert_allclose(exact.coef_, W, rtol=eps32, atol=ATOL_REF)
     f32 = _fit(X32, y, W0, b0, opt, batch_size=batch_size, epochs=3, n_threads=n_threads)
+    if F32_PARAMS:
+        W, b, losses, _ = reference_fit(X32.astype(np.float64), yi, W0, b0, head=head,
+                                        batch_size=batch_size, epochs=3,
+                                        param_dtype=np.float32, **opt)
     np.testing.assert_allclose(f32.coef_, W, rtol=0, atol=1e-6 * np.abs(W).max())
     np.testing.assert_allclose(f32.intercept_, b, rtol=0, atol=1e-6 * np.abs(b).max())
     np.testing.assert_allclose(f32.loss_curve_, losses, rtol=1e-6)
+
+
+@pytest.mark.skipif(not F32_PARAMS, reason="float32 arithmetic needs AVX-512")
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("batch_size, lr", [(16, 3e-7), (100, 1e-6)])
+def test_float32_arithmetic_trains_float32_parameters(batch_size, lr, n_threads,
+                                                      double_arithmetic):
+    """Steps smaller than half a float32 ulp: with coefficients in [1, 2) (ulp 2**-23) and
+    steps of a few 1e-8, a float32 parameter rounds back to where it was, as torch's
+    float32 parameters do, while double parameters add the steps up. float32 arithmetic
+    must follow the reference run that rounds its parameters after every step (observed:
+    equal), double arithmetic the one that does not; the two references lie 4-13 ulps
+    apart here, so a fit that kept double parameters fails the first check. Batch 16
+    takes its steps inside the gradient pass, batch 100 after it."""
+    X, y, yi, W0, b0, head = _data("multiclass10", n=300, d=90, seed=4)
+    W0 = (1.0 + np.random.default_rng(1).random(W0.shape)).astype(np.float32)
+    W0 = W0.astype(np.float64)
+    X32 = X.astype(np.float32)
+    opt = dict(solver="sgd", lr=lr)
+    runs = {dt: reference_fit(X32.astype(np.float64), yi, W0, b0, head=head,
+                              batch_size=batch_size, epochs=3, param_dtype=dt, **opt)
+            for dt in (np.float32, None)}
+    ulp = 2.0 ** -23
+    assert np.abs(runs[np.float32][0] - runs[None][0]).max() > 3 * ulp
+    f32 = _fit(X32, y, W0, b0, opt, batch_size=batch_size, epochs=3, n_threads=n_threads)
+    np.testing.assert_allclose(f32.coef_, runs[np.float32][0], rtol=0, atol=ulp)
+    np.testing.assert_allclose(f32.loss_curve_, runs[np.float32][2], rtol=1e-6)
+    with double_arithmetic:
+        f64 = _fit(X32, y, W0, b0, opt, batch_size=batch_size, epochs=3,
+                   n_threads=n_threads)
+    np.testing.assert_allclose(f64.coef_, runs[None][0], rtol=0, atol=ulp)
 
 
 # ------------------------------------------------------------------------------------
