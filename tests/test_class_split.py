@@ -159,3 +159,27 @@ def test_timed_choice_of_threads_is_bit_identical():
 def test_thread_schedule_rejects_bad_values(schedule, chunk):
     with pytest.raises(ValueError, match="schedule must be"):
         _set_thread_schedule((schedule, chunk))
+
+
+@pytest.mark.parametrize("k", [9, 13, 22])
+def test_float32_split_is_bit_identical(k, thread_schedule, double_arithmetic):
+    """float32 arithmetic (float32 coefficients stepped inside the gradient pass) with
+    class blocks of 5 and 4: 9 = 5 + 4, 13 = 5 + 4 + 4 (two threads own 5 | 4 + 4), 22 =
+    5 + 5 + 4 + 4 + 4 (5 + 5 | 4 + 4 + 4), on rows of 300 columns (vector tiles of 64 and
+    16 columns, and 12 left over). The coefficients must be the same bits on one thread
+    and two, and agree with double arithmetic to float32 rounding (observed <= 2e-7 of
+    the largest coefficient; a class stepped with another's gradient is off by > 1e-2)."""
+    X, Z = _data(400, k, seed=7)
+    y = np.argmax(Z, axis=1)
+    X32 = X.astype(np.float32)
+
+    def make(nt):
+        return LogisticRegression(solver="sgd", momentum=0.9, batch_size=32, max_iter=2,
+                                  tol=None, C=0.5, l1_ratio=0.3, learning_rate_init=0.02,
+                                  random_state=0, n_threads=nt)
+    one, _ = _same_fit(make, X32, y, thread_schedule)
+    with double_arithmetic:
+        exact = make(1).fit(X32, y)
+    np.testing.assert_allclose(one.coef_, exact.coef_, rtol=0,
+                               atol=2e-6 * np.abs(exact.coef_).max())
+    np.testing.assert_allclose(one.loss_curve_, exact.loss_curve_, rtol=1e-6)
