@@ -8,9 +8,9 @@ other input becomes C-contiguous float64. The solvers keep their parameters and 
 state in float64 and read X in its own dtype; ``coef_`` and ``intercept_`` are stored in
 X's dtype, as scikit-learn does for float32-preserving estimators. With float32 X, the
 mini-batch solvers of the multi-output heads (softmax, multilabel, multi-output squared
-error) multiply and add in float32 where the CPU has AVX-512 (see _kernels_impl.h) and
-round the parameters to float32 after every step, as a float32 torch model keeps them;
-head, loss and optimiser state stay float64.
+error) multiply and add in float32 where the CPU has AVX-512 (see _kernels_impl.h) and train
+a float32 model as torch does: float32 coefficients and optimiser state, stepped in
+float32, intercepts rounded to float32 after every step; head and loss stay float64.
 
 Fitted state is only written once training has finished: a fit that fails (bad input,
 divergence, Ctrl-C) leaves a previously fitted estimator exactly as it was.

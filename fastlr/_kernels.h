@@ -28,7 +28,7 @@
  *
  * Precision: arithmetic in double, except the mini-batch training of the k-output heads on
  * float32 X with AVX-512, which multiplies and adds in float32 (16 lanes instead of 8)
- * and trains float32 parameters; head, loss and optimiser state stay double
+ * and trains float32 parameters and optimiser state; head and loss stay double
  * (_kernels_impl.h, "float32 arithmetic"). So such results differ between AVX-512 and
  * other machines by float32 rounding, not only in the last bits.
  *
@@ -144,6 +144,7 @@ typedef struct {
 typedef struct {
     fastlr_step_t s;
     double *W, *buf1, *buf2;
+    float *buf1_32, *buf2_32;  /* with float32 coefficients (W32): their optimiser state */
     double reg[2];
 } fastlr_fuse_t;
 
@@ -157,6 +158,9 @@ typedef struct {
     double *W, *b, *G, *buf1, *buf2;   /* G (k d + k) is zero on entry and on return */
     float *W32;                        /* float32 X: k d floats of work for float32
                                         * arithmetic (_kernels_impl.h); NULL: double */
+    float *buf1_32, *buf2_32;          /* with W32: the coefficients' optimiser state in
+                                        * float32 (k d each; buf1, buf2 then hold the
+                                        * intercepts' alone) */
     fastlr_step_t sW, sb;              /* the coefficients' and the intercepts' settings */
     double loss_scale, alpha_l2, alpha_l1;
     int penalised, fit_intercept;
@@ -360,6 +364,8 @@ typedef int (*fastlr_predict_f32_t)(int, const float *, ptrdiff_t, ptrdiff_t,
 typedef void (*fastlr_opt_step_t)(const fastlr_step_t *, double *, double *, double *,
                                   double *, ptrdiff_t, double *);
 typedef double (*fastlr_dot_f32_t)(const float *, const double *, ptrdiff_t);
+typedef void (*fastlr_opt_step32_t)(const fastlr_step_t *, float *, double *, float *, float *,
+                                    ptrdiff_t, double *);
 
 static fastlr_rows_f64_t fastlr_rows_f64_impl = fastlr_rows_f64_base;
 static fastlr_rows_f32_t fastlr_rows_f32_impl = fastlr_rows_f32_base;
@@ -374,6 +380,7 @@ typedef void (*fastlr_split_f64_t)(fastlr_split_t *, const double *, ptrdiff_t, 
 typedef void (*fastlr_split_f32_t)(fastlr_split_t *, const float *, ptrdiff_t, ptrdiff_t);
 static fastlr_split_f64_t fastlr_split_f64_impl = NULL;  /* NULL: not in this build / ISA */
 static fastlr_split_f32_t fastlr_split_f32_impl = NULL;
+static fastlr_opt_step32_t fastlr_opt_step32_impl = NULL;  /* AVX-512 only */
 static int fastlr_simd_level = 0;  /* 0: baseline (SSE2 on x86-64), 1: AVX2 + FMA, 2: AVX-512 */
 
 /* Pick the instruction set once, at module import. max_level caps it (FASTLR_SIMD in the
@@ -391,6 +398,7 @@ static int fastlr_simd_level = 0;  /* 0: baseline (SSE2 on x86-64), 1: AVX2 + FM
         fastlr_predict_f32_impl = fastlr_predict_f32_##isa;                 \
         fastlr_split_f64_impl = NULL;                                       \
         fastlr_split_f32_impl = NULL;                                       \
+        fastlr_opt_step32_impl = NULL;                                      \
         fastlr_simd_level = (level);                                        \
     } while (0)
 
@@ -401,6 +409,7 @@ static inline void fastlr_select_kernels(int max_level) {
     if (max_level >= 2 && has_avx2 && __builtin_cpu_supports("avx512f") &&
         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")) {
         FASTLR_USE(avx512, 2);
+        fastlr_opt_step32_impl = fastlr_opt_step32_f32_avx512;
 #ifdef _OPENMP
         fastlr_split_f64_impl = fastlr_split_batches_f64_avx512;
         fastlr_split_f32_impl = fastlr_split_batches_f32_avx512;
@@ -461,6 +470,22 @@ static inline int fastlr_predict_f32(int head, const float *X, ptrdiff_t d, ptrd
 static inline void fastlr_opt_step(const fastlr_step_t *s, double *p, double *g, double *buf1,
                                    double *buf2, ptrdiff_t m, double *reg) {
     fastlr_opt_step_impl(s, p, g, buf1, buf2, m, reg);
+}
+/* fastlr_batch_update for float32 coefficients W32 (k x d) and their optimiser state
+ * (buf1_32, buf2_32, k d floats each) by fastlr_opt_step32, with the AVX-512 kernels
+ * (the only ones that train float32 coefficients); the intercepts step in double from
+ * buf1, buf2 (k d + k doubles, as fastlr_batch_update's) and are rounded to float32. W
+ * (k x d, double) gets the new coefficients too. */
+static inline void fastlr_batch_update32(fastlr_step_t *sW, fastlr_step_t *sb, long step,
+                                         double scale, int fit_intercept, double *W,
+                                         float *W32, double *b, double *G, double *buf1,
+                                         double *buf2, float *buf1_32, float *buf2_32,
+                                         ptrdiff_t d, ptrdiff_t k, double *reg) {
+    fastlr_step_prepare(sW, sb, step, scale);
+    fastlr_opt_step32_impl(sW, W32, G, buf1_32, buf2_32, k * d, reg);
+    fastlr_widen_coef(W32, W, k * d);
+    fastlr_intercept_update(sb, fit_intercept, b, G, buf1, buf2, d, k, 0, k);
+    fastlr_round_f32(b, k);
 }
 /* The most rows a batch of fastlr_split_batches may have to take its step inside the
  * gradient pass (one row block, fastlr_fuse_t), for rows of d values of itemsize bytes;

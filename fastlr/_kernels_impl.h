@@ -765,12 +765,9 @@ static inline ptrdiff_t SFX(class_block_start)(int n5, int t) {
 
 /* One vector of a finished gradient tile g, at offset o of the k x d coefficients: added
  * to GW, or with fu, the optimiser's step applied to W and its buffers right away (a2, a1:
- * running sums of the updated p^2 and |p|, before any rounding to float32). With W32 the
- * coefficients are W32's: read from it, stepped in double, rounded back into it, and W is
- * left alone (fastlr_split_batches widens W32 into W afterwards). */
+ * running sums of the updated p^2 and |p|). Float32 coefficients step in tile_out32. */
 static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(tile_out)(
-        double *GW, fastlr_fuse_t *fu, ptrdiff_t o, SFX(vd) g, SFX(vd) *a2, SFX(vd) *a1,
-        float *W32) {
+        double *GW, fastlr_fuse_t *fu, ptrdiff_t o, SFX(vd) g, SFX(vd) *a2, SFX(vd) *a1) {
     if (fu == NULL) {
         SFX(st_d)(GW + o, SFX(ld_d)(GW + o) + g);
         return;
@@ -779,14 +776,8 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(tile_out)(
     const int moments = s->adam || s->momentum != 0.0;
     SFX(vd) b1 = moments ? SFX(ld_d)(fu->buf1 + o) : VZERO;
     SFX(vd) b2 = s->adam ? SFX(ld_d)(fu->buf2 + o) : VZERO;
-    SFX(vd) p;
-    if (W32 != NULL) {
-        p = SFX(step_v)(s, (SFX(vd))_mm512_cvtps_pd(_mm256_loadu_ps(W32 + o)), g, &b1, &b2);
-        _mm256_storeu_ps(W32 + o, _mm512_cvtpd_ps((__m512d)p));
-    } else {
-        p = SFX(step_v)(s, SFX(ld_d)(fu->W + o), g, &b1, &b2);
-        SFX(st_d)(fu->W + o, p);
-    }
+    SFX(vd) p = SFX(step_v)(s, SFX(ld_d)(fu->W + o), g, &b1, &b2);
+    SFX(st_d)(fu->W + o, p);
     if (moments) SFX(st_d)(fu->buf1 + o, b1);
     if (s->adam) SFX(st_d)(fu->buf2 + o, b2);
     *a2 += p * p;
@@ -807,6 +798,121 @@ static inline void SFX(pf_rest)(const FLT *const *pfn, int npf, ptrdiff_t j, ptr
             FASTLR_PREFETCH_L2(pfn[r] + d - 1);
         }
 }
+
+#if FASTLR_FLT_FLOAT
+/* ---- the optimiser step of float32 coefficients (float32 X in float32 arithmetic) -----
+ * The coefficients W32 and their optimiser state (momentum buffer or Adam's m; Adam's v)
+ * are float32, and so is the step's arithmetic, 16 lanes at a time, as torch.optim steps
+ * a float32 model: step_v's formulas with each operation rounded to float32. Products
+ * and sums are written as FMA intrinsics (opaque to the compiler's contraction), so that
+ * every inlined copy computes the same bits: the fused tiles (tile_out32) and
+ * fastlr_opt_step32 must agree. */
+typedef struct {
+    __m512 scale, l2, lr, mom, omb1, beta2, omb2, eps, step_size, ibc2s, lrl1;
+    int adam, momentum, nesterov, l1, want_reg;
+} SFX(step32_t);
+
+static inline FASTLR_TARGET void SFX(step32_prepare)(const fastlr_step_t *s, SFX(step32_t) *f) {
+    f->scale = _mm512_set1_ps((float)s->scale);
+    f->l2 = _mm512_set1_ps((float)s->l2);
+    f->lr = _mm512_set1_ps((float)s->lr);
+    f->mom = _mm512_set1_ps((float)s->momentum);
+    f->omb1 = _mm512_set1_ps((float)(1.0 - s->beta1));
+    f->beta2 = _mm512_set1_ps((float)s->beta2);
+    f->omb2 = _mm512_set1_ps((float)(1.0 - s->beta2));
+    f->eps = _mm512_set1_ps((float)s->eps);
+    f->step_size = _mm512_set1_ps((float)s->step_size);
+    f->ibc2s = _mm512_set1_ps((float)s->ibc2s);
+    f->lrl1 = _mm512_set1_ps((float)(s->lr * s->l1));
+    f->adam = s->adam;
+    f->momentum = s->momentum != 0.0;
+    f->nesterov = s->nesterov;
+    f->l1 = s->l1 > 0.0;
+    f->want_reg = s->want_reg;
+}
+
+/* p > t ? p - t : p < -t ? p + t : 0, for t >= 0 */
+static inline FASTLR_TARGET __m512 SFX(soft_f)(__m512 p, __m512 t) {
+    const __m512 zero = _mm512_setzero_ps();
+    __m512 hi = _mm512_sub_ps(p, t), lo = _mm512_add_ps(p, t);
+    return _mm512_add_ps(_mm512_maskz_mov_ps(_mm512_cmp_ps_mask(hi, zero, _CMP_GT_OQ), hi),
+                         _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(lo, zero, _CMP_LT_OQ), lo));
+}
+
+/* 16 float32 parameters p with their gradient sums g; returns the updated p */
+static inline __attribute__((always_inline)) FASTLR_TARGET __m512 SFX(step_f)(
+        const SFX(step32_t) *f, __m512 p, __m512 g, __m512 *b1, __m512 *b2) {
+    g = _mm512_fmadd_ps(p, f->l2, _mm512_mul_ps(g, f->scale));
+    if (f->adam) {
+        __m512 m = _mm512_fmadd_ps(_mm512_sub_ps(g, *b1), f->omb1, *b1);
+        __m512 v = _mm512_fmadd_ps(_mm512_mul_ps(g, g), f->omb2, _mm512_mul_ps(*b2, f->beta2));
+        __m512 den = _mm512_fmadd_ps(_mm512_sqrt_ps(v), f->ibc2s, f->eps);
+        *b1 = m;
+        *b2 = v;
+        p = _mm512_sub_ps(p, _mm512_div_ps(_mm512_mul_ps(f->step_size, m), den));
+        if (f->l1) p = SFX(soft_f)(p, _mm512_div_ps(f->lrl1, den));
+        return p;
+    }
+    if (f->momentum) {
+        __m512 buf = _mm512_fmadd_ps(*b1, f->mom, g);
+        *b1 = buf;
+        g = f->nesterov ? _mm512_fmadd_ps(buf, f->mom, g) : buf;
+    }
+    p = _mm512_fnmadd_ps(f->lr, g, p);
+    if (f->l1) p = SFX(soft_f)(p, f->lrl1);
+    return p;
+}
+
+/* the running sums of p^2 and |p| (in double) of 16 updated parameters */
+static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(reg_f)(
+        __m512 p, SFX(vd) *a2, SFX(vd) *a1) {
+    const SFX(vi) absmask = (SFX(vi))VZERO + 0x7fffffffffffffffLL;
+    SFX(vd) lo = (SFX(vd))_mm512_cvtps_pd(_mm512_castps512_ps256(p));
+    SFX(vd) hi = (SFX(vd))_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(
+        _mm512_castps_pd(p), 1)));
+    *a2 += lo * lo;
+    *a2 += hi * hi;
+    *a1 += (SFX(vd))((SFX(vi))lo & absmask);
+    *a1 += (SFX(vd))((SFX(vi))hi & absmask);
+}
+
+/* Contract of SFX(fastlr_opt_step32): fastlr_opt_step for float32 parameters p and
+ * optimiser state buf1, buf2 (m floats each; buf2 is read for Adam only, buf1 for Adam
+ * and momentum), in float32 arithmetic (step_f) on the gradient sums g (m doubles, each
+ * rounded to float32, then zeroed). With s->want_reg and reg, reg[0] = sum p_j^2 and
+ * reg[1] = sum |p_j| of the updated p, in double. */
+static FASTLR_TARGET void SFX(fastlr_opt_step32)(const fastlr_step_t *s, float *p, double *g,
+                                                 float *buf1, float *buf2, ptrdiff_t m,
+                                                 double *reg) {
+    SFX(step32_t) f;
+    SFX(vd) a2 = VZERO, a1 = VZERO;
+    const int moments = s->adam || s->momentum != 0.0;
+    SFX(step32_prepare)(s, &f);
+    for (ptrdiff_t j = 0; j < m; j += 16) {
+        /* one call site for full vectors and the tail (masked loads and stores) */
+        const ptrdiff_t left = m - j;
+        const __mmask16 mk = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
+        const __mmask8 mlo = (__mmask8)mk, mhi = (__mmask8)(mk >> 8);
+        __m512 b1 = moments ? _mm512_maskz_loadu_ps(mk, buf1 + j) : _mm512_setzero_ps();
+        __m512 b2 = s->adam ? _mm512_maskz_loadu_ps(mk, buf2 + j) : _mm512_setzero_ps();
+        __m256 glo = _mm512_cvtpd_ps(_mm512_maskz_loadu_pd(mlo, g + j));
+        __m256 ghi = _mm512_cvtpd_ps(_mm512_maskz_loadu_pd(mhi, g + j + 8));
+        __m512 gv = _mm512_insertf32x8(_mm512_castps256_ps512(glo), ghi, 1);
+        __m512 pv = SFX(step_f)(&f, _mm512_maskz_loadu_ps(mk, p + j), gv, &b1, &b2);
+        pv = _mm512_maskz_mov_ps(mk, pv);
+        _mm512_mask_storeu_ps(p + j, mk, pv);
+        _mm512_mask_storeu_pd(g + j, mlo, _mm512_setzero_pd());
+        _mm512_mask_storeu_pd(g + j + 8, mhi, _mm512_setzero_pd());
+        if (moments) _mm512_mask_storeu_ps(buf1 + j, mk, b1);
+        if (s->adam) _mm512_mask_storeu_ps(buf2 + j, mk, b2);
+        if (f.want_reg) SFX(reg_f)(pv, &a2, &a1);
+    }
+    if (reg != NULL && s->want_reg) {
+        reg[0] = SFX(hsum)(a2);
+        reg[1] = SFX(hsum)(a1);
+    }
+}
+#endif
 
 /* The last columns [j, d) of a gradient tile (fewer than a vector): G_{c+q} +=
  * sum_r ab[r CB + q] x_r in double, or with fu the optimiser's step by fastlr_opt_step
@@ -830,8 +936,13 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_tail)(
                 gt[jj - j] = sj;
         }
         if (fu != NULL) {
-            fastlr_opt_step(&fu->s, fu->W + o, gt, fu->buf1 + o, fu->buf2 + o, d - j, treg);
-            if (W32 != NULL) fastlr_round_coef(fu->W + o, W32 + o, d - j);
+#if FASTLR_FLT_FLOAT
+            if (W32 != NULL)
+                SFX(fastlr_opt_step32)(&fu->s, W32 + o, gt, fu->buf1_32 + o, fu->buf2_32 + o,
+                                       d - j, treg);
+            else
+#endif
+                fastlr_opt_step(&fu->s, fu->W + o, gt, fu->buf1 + o, fu->buf2 + o, d - j, treg);
             fu->reg[0] += treg[0];
             fu->reg[1] += treg[1];
         }
@@ -875,8 +986,7 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_cbr)(
         }
         for (q = 0; q < kq; q++)
             for (v = 0; v < FASTLR_JV; v++)
-                SFX(tile_out)(GW, fu, (c + q) * d + j + v * FASTLR_VW, acc[q][v], &a2, &a1,
-                               NULL);
+                SFX(tile_out)(GW, fu, (c + q) * d + j + v * FASTLR_VW, acc[q][v], &a2, &a1);
     }
     SFX(pf_rest)(pfn, npf, j, d);
     for (; j + FASTLR_VW <= d; j += FASTLR_VW) {
@@ -887,7 +997,7 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_cbr)(
             for (q = 0; q < CB; q++) acc[q] += ab[r * CB + q] * xv;
         }
         for (q = 0; q < kq; q++)
-            SFX(tile_out)(GW, fu, (c + q) * d + j, acc[q], &a2, &a1, NULL);
+            SFX(tile_out)(GW, fu, (c + q) * d + j, acc[q], &a2, &a1);
     }
     SFX(grad_tail)(ab, 0, xs, nr, GW, NULL, d, c, kq, CB, j, fu);
     if (fu != NULL) {
@@ -900,17 +1010,17 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_cbr)(
 /* ---- float32 arithmetic for float32 X in mini-batch training -----------------------
  * With float32 X, a mini-batch epoch of a k-output head (fastlr_split_batches, and
  * kout_rows when _sgd.run_epoch passes W32) multiplies and adds in float32, twice the
- * lanes of double, and trains float32 parameters, as a float32 torch model does: the
- * products x_j w_j and each lane's partial sum (a logit's d / 16 products, or a gradient
- * tile's sum over the block's rows) are float32; the lanes are widened to double before
- * they are added together; the gradient sums across row blocks, the head, the loss and
- * the optimiser's arithmetic and state are double, and each step's new coefficients and
- * intercepts are rounded to float32 (W32; fastlr_round_coef, fastlr_round_f32). A fused
- * step reads and writes W32 alone: keeping double coefficients beside it (master
- * weights, as mixed-precision training does with 16-bit floats) cost 62 KB of loads and
- * stores per batch of 10 x 784 coefficients, 15% of a batch-32 epoch, for precision that
- * coef_, a float32 array, does not keep. Full-batch solvers, prediction and float64 X
- * keep double arithmetic throughout. */
+ * lanes of double, and trains a float32 model, as torch does: the products x_j w_j and
+ * each lane's partial sum (a logit's d / 16 products, or a gradient tile's sum over the
+ * block's rows) are float32; the lanes are widened to double before they are added
+ * together; the gradient sums across row blocks, the head and the loss are double. The
+ * coefficients W32 and their optimiser state are float32 and step in float32
+ * (fastlr_opt_step32, tile_out32); the intercepts step in double and are rounded to
+ * float32 (fastlr_round_f32). Double coefficients and state beside float32 ones (master
+ * weights, as mixed-precision training keeps for 16-bit floats) cost 15% of a batch-32
+ * sgd epoch (10 x 784: 62 KB more loads and stores per batch) and a double Adam step
+ * 20% more, for precision that coef_, a float32 array, does not keep. Full-batch
+ * solvers, prediction and float64 X keep double arithmetic throughout. */
 typedef float SFX(vf) __attribute__((vector_size(64)));
 #define FASTLR_FW 16
 static inline FASTLR_TARGET SFX(vf) SFX(ld_f)(const float *p) {
@@ -969,6 +1079,28 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(dot_cb32)(
         for (q = 0; q < kq; q++) z[r * k + c + q] = s[r][q];
 }
 
+/* One vector (16 columns) of a finished float32 gradient tile g at offset o: added to GW
+ * in double, or with fu, the float32 step (step_f) applied to W32 and its float32
+ * optimiser state right away (a2, a1: running sums of the updated p^2 and |p|, with
+ * s.want_reg). */
+static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(tile_out32)(
+        double *GW, fastlr_fuse_t *fu, const SFX(step32_t) *f, ptrdiff_t o, SFX(vf) g,
+        SFX(vd) *a2, SFX(vd) *a1, float *W32) {
+    if (fu == NULL) {
+        SFX(st_d)(GW + o, SFX(ld_d)(GW + o) + SFX(widen_lo)(g));
+        SFX(st_d)(GW + o + 8, SFX(ld_d)(GW + o + 8) + SFX(widen_hi)(g));
+        return;
+    }
+    const int moments = f->adam || f->momentum;
+    __m512 b1 = moments ? _mm512_loadu_ps(fu->buf1_32 + o) : _mm512_setzero_ps();
+    __m512 b2 = f->adam ? _mm512_loadu_ps(fu->buf2_32 + o) : _mm512_setzero_ps();
+    __m512 p = SFX(step_f)(f, _mm512_loadu_ps(W32 + o), (__m512)g, &b1, &b2);
+    _mm512_storeu_ps(W32 + o, p);
+    if (moments) _mm512_storeu_ps(fu->buf1_32 + o, b1);
+    if (f->adam) _mm512_storeu_ps(fu->buf2_32 + o, b2);
+    if (f->want_reg) SFX(reg_f)(p, a2, a1);
+}
+
 /* grad_cbr in float32: each tile sums A[r k + c + q] x_r over the block's rows in float32
  * (the coefficients A rounded to float32), then goes out in double through tile_out,
  * which with fu also rounds the stepped coefficients into W32. The last d % 16 columns:
@@ -979,8 +1111,10 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_cbr32)(
         const FLT *const *pfn, int npf, fastlr_fuse_t *fu) {
     float *ab = (float *)ab_scratch;
     SFX(vd) a2 = VZERO, a1 = VZERO;
+    SFX(step32_t) f;
     ptrdiff_t j;
     int r, q, v;
+    if (fu != NULL) SFX(step32_prepare)(&fu->s, &f);
     for (r = 0; r < nr; r++)
         for (q = 0; q < CB; q++) ab[r * CB + q] = q < kq ? (float)A[r * k + c + q] : 0.0f;
     for (j = 0; j + FASTLR_JV * FASTLR_FW <= d; j += FASTLR_JV * FASTLR_FW) {
@@ -997,11 +1131,9 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_cbr32)(
             }
         }
         for (q = 0; q < kq; q++)
-            for (v = 0; v < FASTLR_JV; v++) {
-                ptrdiff_t o = (c + q) * d + j + v * FASTLR_FW;
-                SFX(tile_out)(GW, fu, o, SFX(widen_lo)(acc[q][v]), &a2, &a1, W32);
-                SFX(tile_out)(GW, fu, o + 8, SFX(widen_hi)(acc[q][v]), &a2, &a1, W32);
-            }
+            for (v = 0; v < FASTLR_JV; v++)
+                SFX(tile_out32)(GW, fu, &f, (c + q) * d + j + v * FASTLR_FW, acc[q][v], &a2,
+                                &a1, W32);
     }
     SFX(pf_rest)(pfn, npf, j, d);
     for (; j + FASTLR_FW <= d; j += FASTLR_FW) {
@@ -1011,11 +1143,8 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_cbr32)(
             SFX(vf) xv = SFX(ld_f)(xs[r] + j);
             for (q = 0; q < CB; q++) acc[q] += ab[r * CB + q] * xv;
         }
-        for (q = 0; q < kq; q++) {
-            ptrdiff_t o = (c + q) * d + j;
-            SFX(tile_out)(GW, fu, o, SFX(widen_lo)(acc[q]), &a2, &a1, W32);
-            SFX(tile_out)(GW, fu, o + 8, SFX(widen_hi)(acc[q]), &a2, &a1, W32);
-        }
+        for (q = 0; q < kq; q++)
+            SFX(tile_out32)(GW, fu, &f, (c + q) * d + j, acc[q], &a2, &a1, W32);
     }
     SFX(grad_tail)(ab, 1, xs, nr, GW, W32, d, c, kq, CB, j, fu);
     if (fu != NULL) {
@@ -1744,7 +1873,7 @@ static FASTLR_TARGET void SFX(fastlr_split_batches)(fastlr_split_t *a, const FLT
         ptrdiff_t ran = 0, bi, j, zpar = 0;
         int status = 0;
 #if FASTLR_FLT_FLOAT
-        int stale = 0; /* fused steps updated W32 alone */
+        int stale = 0; /* steps updated W32 alone: W is widened from it at the end */
 #endif
         /* each class block's penalty sums, kept per block (not per thread) and added in
          * block order, so that the loss does not depend on the number of threads either */
@@ -1814,6 +1943,8 @@ static FASTLR_TARGET void SFX(fastlr_split_batches)(fastlr_split_t *a, const FLT
                 fu.W = W;
                 fu.buf1 = a->buf1;
                 fu.buf2 = a->buf2;
+                fu.buf1_32 = a->buf1_32;
+                fu.buf2_32 = a->buf2_32;
                 fu.reg[0] = fu.reg[1] = 0.0;
                 SFX(block_grad)(A, xs, nr, G, G + kd, d, k, n5, b0, b1, ab, pfn, npf, &fu, W32,
                                 sW.want_reg ? regc : NULL);
@@ -1824,18 +1955,21 @@ static FASTLR_TARGET void SFX(fastlr_split_batches)(fastlr_split_t *a, const FLT
 #endif
             } else {
 #if FASTLR_FLT_FLOAT
-                if (stale) fastlr_widen_coef(W32 + c0 * d, W + c0 * d, (c1 - c0) * d);
-                stale = 0;
+                if (W32 != NULL) { /* float32 coefficients and state (fastlr_opt_step32) */
+                    fastlr_step_prepare(&sW, &sb, step, inv);
+                    CLASS_BLOCK_LOOP(cb, c, kq, b0, b1) /* per block: its own penalty sums */
+                        SFX(fastlr_opt_step32)(&sW, W32 + c * d, G + c * d, a->buf1_32 + c * d,
+                                               a->buf2_32 + c * d, kq * d, regc + 2 * cb);
+                    fastlr_intercept_update(&sb, a->fit_intercept, b, G, a->buf1, a->buf2, d,
+                                            k, c0, c1);
+                    fastlr_round_f32(b + c0, c1 - c0);
+                    stale = 1;
+                    continue;
+                }
 #endif
                 CLASS_BLOCK_LOOP(cb, c, kq, b0, b1) /* per block: its own penalty sums */
                     fastlr_batch_update(&sW, &sb, step, inv, a->fit_intercept, W, b, G, a->buf1,
                                         a->buf2, d, k, c, c + kq, regc + 2 * cb);
-#if FASTLR_FLT_FLOAT
-                if (W32 != NULL) {
-                    fastlr_round_coef(W + c0 * d, W32 + c0 * d, (c1 - c0) * d);
-                    fastlr_round_f32(b + c0, c1 - c0);
-                }
-#endif
             }
         }
 #if FASTLR_FLT_FLOAT

@@ -35,7 +35,8 @@ import os
 
 import numpy as np
 
-from fastlr._math cimport (floating, fastlr_step_t, fastlr_batch_update, fastlr_select_kernels,
+from fastlr._math cimport (floating, fastlr_step_t, fastlr_batch_update, fastlr_batch_update32,
+                           fastlr_select_kernels,
                            fastlr_split_t, fastlr_split_available, fastlr_class_blocks,
                            fastlr_fused_batch_rows, fastlr_round_coef, fastlr_round_f32,
                            fastlr_simd_level,
@@ -305,11 +306,19 @@ def run_epoch(const floating[:, ::1] X,          # IN (n, d)
     # coefficients (with AVX-512, whose kernels have that path)
     cdef bint f32 = (floating is float and FLOAT32_ARITHMETIC and cfg.head != HEAD_LOGISTIC
                      and fastlr_simd_level >= 2 and kd > 0)
-    cdef float[::1] w32
+    cdef float[::1] w32, s1_32, s2_32
     cdef float* W32 = NULL
+    cdef float* B1 = NULL
+    cdef float* B2 = NULL
     if f32:
         w32 = np.empty(kd, dtype=np.float32)
         W32 = &w32[0]
+        # the coefficients' optimiser state in float32 for this call (kept in buf1, buf2
+        # between calls, where float32 values are exact)
+        s1_32 = np.asarray(buf1[:kd]).astype(np.float32)
+        s2_32 = np.asarray(buf2[:kd]).astype(np.float32)
+        B1 = &s1_32[0]
+        B2 = &s2_32[0]
     cdef fastlr_split_t sp
     cdef double[::1] zb, ssc, rgp, rgc
     cdef long long[::1] bar_v
@@ -357,6 +366,8 @@ def run_epoch(const floating[:, ::1] X,          # IN (n, d)
             sp.buf1 = &buf1[0]
             sp.buf2 = &buf2[0]
             sp.W32 = W32
+            sp.buf1_32 = B1
+            sp.buf2_32 = B2
             sp.sW = sW
             sp.sb = sb
             sp.loss_scale = cfg.loss_scale
@@ -444,11 +455,15 @@ def run_epoch(const floating[:, ::1] X,          # IN (n, d)
                 step += 1
                 # one fused pass per parameter block: scale the gradient sums to the batch mean,
                 # add the L2 term, update, soft-threshold for L1, and zero G for the next batch
-                fastlr_batch_update(&sW, &sb, step, inv, cfg.fit_intercept, W, b, &G[0],
-                                    &buf1[0], &buf2[0], d, k, 0, k, reg)
                 if W32 != NULL:
-                    fastlr_round_coef(W, W32, kd)
-                    fastlr_round_f32(b, k)
+                    fastlr_batch_update32(&sW, &sb, step, inv, cfg.fit_intercept, W, W32, b,
+                                          &G[0], &buf1[0], &buf2[0], B1, B2, d, k, reg)
+                else:
+                    fastlr_batch_update(&sW, &sb, step, inv, cfg.fit_intercept, W, b, &G[0],
+                                        &buf1[0], &buf2[0], d, k, 0, k, reg)
+    if f32:
+        np.asarray(buf1)[:kd] = s1_32
+        np.asarray(buf2)[:kd] = s2_32
     return loss_sum, ran, step, status
 
 
