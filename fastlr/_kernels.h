@@ -214,6 +214,9 @@ static inline void fastlr_spin_barrier(long long *bar, int nt) {
 /* The optimiser step, dispatched by instruction set (defined below). */
 static inline void fastlr_opt_step(const fastlr_step_t *s, double *p, double *g, double *buf1,
                                    double *buf2, ptrdiff_t m, double *reg);
+/* The step of float32 parameters, AVX-512 only (defined below). */
+static inline void fastlr_opt_step32(const fastlr_step_t *s, float *p, double *g, float *buf1,
+                                     float *buf2, ptrdiff_t m, double *reg);
 
 /* The per-batch settings of a step: the gradient's scale and Adam's bias corrections for
  * optimiser step number `step`. */
@@ -278,6 +281,25 @@ static inline void fastlr_batch_update(fastlr_step_t *sW, fastlr_step_t *sb, lon
     fastlr_opt_step(sW, W + c0 * d, G + c0 * d, buf1 + c0 * d, buf2 + c0 * d, (c1 - c0) * d,
                     reg);
     fastlr_intercept_update(sb, fit_intercept, b, G, buf1, buf2, d, k, c0, c1);
+}
+
+/* fastlr_batch_update for float32 coefficients W32 (k x d) and their optimiser state
+ * (buf1_32, buf2_32, k d floats each) by fastlr_opt_step32, with the AVX-512 kernels
+ * (the only ones that train float32 coefficients): outputs [c0, c1). Their intercepts
+ * step in double from buf1, buf2 (k d + k doubles, as fastlr_batch_update's) and are
+ * rounded to float32; W (k x d, double) gets the new coefficients too. */
+static inline void fastlr_batch_update32(fastlr_step_t *sW, fastlr_step_t *sb, long step,
+                                         double scale, int fit_intercept, double *W,
+                                         float *W32, double *b, double *G, double *buf1,
+                                         double *buf2, float *buf1_32, float *buf2_32,
+                                         ptrdiff_t d, ptrdiff_t k, ptrdiff_t c0, ptrdiff_t c1,
+                                         double *reg) {
+    const ptrdiff_t o = c0 * d, n = (c1 - c0) * d;
+    fastlr_step_prepare(sW, sb, step, scale);
+    fastlr_opt_step32(sW, W32 + o, G + o, buf1_32 + o, buf2_32 + o, n, reg);
+    fastlr_widen_coef(W32 + o, W + o, n);
+    fastlr_intercept_update(sb, fit_intercept, b, G, buf1, buf2, d, k, c0, c1);
+    fastlr_round_f32(b + c0, c1 - c0);
 }
 
 /* ---- layer 2: row loops, one copy per (dtype, instruction set) ---------------------- */
@@ -471,21 +493,9 @@ static inline void fastlr_opt_step(const fastlr_step_t *s, double *p, double *g,
                                    double *buf2, ptrdiff_t m, double *reg) {
     fastlr_opt_step_impl(s, p, g, buf1, buf2, m, reg);
 }
-/* fastlr_batch_update for float32 coefficients W32 (k x d) and their optimiser state
- * (buf1_32, buf2_32, k d floats each) by fastlr_opt_step32, with the AVX-512 kernels
- * (the only ones that train float32 coefficients); the intercepts step in double from
- * buf1, buf2 (k d + k doubles, as fastlr_batch_update's) and are rounded to float32. W
- * (k x d, double) gets the new coefficients too. */
-static inline void fastlr_batch_update32(fastlr_step_t *sW, fastlr_step_t *sb, long step,
-                                         double scale, int fit_intercept, double *W,
-                                         float *W32, double *b, double *G, double *buf1,
-                                         double *buf2, float *buf1_32, float *buf2_32,
-                                         ptrdiff_t d, ptrdiff_t k, double *reg) {
-    fastlr_step_prepare(sW, sb, step, scale);
-    fastlr_opt_step32_impl(sW, W32, G, buf1_32, buf2_32, k * d, reg);
-    fastlr_widen_coef(W32, W, k * d);
-    fastlr_intercept_update(sb, fit_intercept, b, G, buf1, buf2, d, k, 0, k);
-    fastlr_round_f32(b, k);
+static inline void fastlr_opt_step32(const fastlr_step_t *s, float *p, double *g, float *buf1,
+                                     float *buf2, ptrdiff_t m, double *reg) {
+    fastlr_opt_step32_impl(s, p, g, buf1, buf2, m, reg);
 }
 /* The most rows a batch of fastlr_split_batches may have to take its step inside the
  * gradient pass (one row block, fastlr_fuse_t), for rows of d values of itemsize bytes;

@@ -1087,8 +1087,8 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(tile_out32)(
         double *GW, fastlr_fuse_t *fu, const SFX(step32_t) *f, ptrdiff_t o, SFX(vf) g,
         SFX(vd) *a2, SFX(vd) *a1, float *W32) {
     if (fu == NULL) {
-        SFX(st_d)(GW + o, SFX(ld_d)(GW + o) + SFX(widen_lo)(g));
-        SFX(st_d)(GW + o + 8, SFX(ld_d)(GW + o + 8) + SFX(widen_hi)(g));
+        SFX(tile_out)(GW, NULL, o, SFX(widen_lo)(g), a2, a1);
+        SFX(tile_out)(GW, NULL, o + 8, SFX(widen_hi)(g), a2, a1);
         return;
     }
     const int moments = f->adam || f->momentum;
@@ -1102,9 +1102,9 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(tile_out32)(
 }
 
 /* grad_cbr in float32: each tile sums A[r k + c + q] x_r over the block's rows in float32
- * (the coefficients A rounded to float32), then goes out in double through tile_out,
- * which with fu also rounds the stepped coefficients into W32. The last d % 16 columns:
- * products and sums in double. */
+ * (the coefficients A rounded to float32), then goes out through tile_out32: added to GW
+ * in double, or with fu, stepped in float32 into W32. The last d % 16 columns: products
+ * and sums in double (grad_tail). */
 static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_cbr32)(
         const double *A, const FLT *const *xs, int nr, double *GW, float *W32, ptrdiff_t d,
         ptrdiff_t k, ptrdiff_t c, ptrdiff_t kq, const int CB, double *ab_scratch,
@@ -1873,7 +1873,7 @@ static FASTLR_TARGET void SFX(fastlr_split_batches)(fastlr_split_t *a, const FLT
         ptrdiff_t ran = 0, bi, j, zpar = 0;
         int status = 0;
 #if FASTLR_FLT_FLOAT
-        int stale = 0; /* steps updated W32 alone: W is widened from it at the end */
+        int stale = 0; /* fused steps updated W32 alone: W is widened from it at the end */
 #endif
         /* each class block's penalty sums, kept per block (not per thread) and added in
          * block order, so that the loss does not depend on the number of threads either */
@@ -1954,22 +1954,17 @@ static FASTLR_TARGET void SFX(fastlr_split_batches)(fastlr_split_t *a, const FLT
                 if (W32 != NULL) fastlr_round_f32(b + c0, c1 - c0);
 #endif
             } else {
+                CLASS_BLOCK_LOOP(cb, c, kq, b0, b1) { /* per block: its own penalty sums */
 #if FASTLR_FLT_FLOAT
-                if (W32 != NULL) { /* float32 coefficients and state (fastlr_opt_step32) */
-                    fastlr_step_prepare(&sW, &sb, step, inv);
-                    CLASS_BLOCK_LOOP(cb, c, kq, b0, b1) /* per block: its own penalty sums */
-                        SFX(fastlr_opt_step32)(&sW, W32 + c * d, G + c * d, a->buf1_32 + c * d,
-                                               a->buf2_32 + c * d, kq * d, regc + 2 * cb);
-                    fastlr_intercept_update(&sb, a->fit_intercept, b, G, a->buf1, a->buf2, d,
-                                            k, c0, c1);
-                    fastlr_round_f32(b + c0, c1 - c0);
-                    stale = 1;
-                    continue;
-                }
+                    if (W32 != NULL) /* float32 coefficients and state */
+                        fastlr_batch_update32(&sW, &sb, step, inv, a->fit_intercept, W, W32, b,
+                                              G, a->buf1, a->buf2, a->buf1_32, a->buf2_32, d,
+                                              k, c, c + kq, regc + 2 * cb);
+                    else
 #endif
-                CLASS_BLOCK_LOOP(cb, c, kq, b0, b1) /* per block: its own penalty sums */
-                    fastlr_batch_update(&sW, &sb, step, inv, a->fit_intercept, W, b, G, a->buf1,
-                                        a->buf2, d, k, c, c + kq, regc + 2 * cb);
+                        fastlr_batch_update(&sW, &sb, step, inv, a->fit_intercept, W, b, G,
+                                            a->buf1, a->buf2, d, k, c, c + kq, regc + 2 * cb);
+                }
             }
         }
 #if FASTLR_FLT_FLOAT

@@ -52,7 +52,8 @@ cdef extern from "_kernels.h":
     void fastlr_batch_update32(fastlr_step_t* sW, fastlr_step_t* sb, long step, double scale,
                                int fit_intercept, double* W, float* W32, double* b, double* G,
                                double* buf1, double* buf2, float* buf1_32, float* buf2_32,
-                               Py_ssize_t d, Py_ssize_t k, double* reg) noexcept nogil
+                               Py_ssize_t d, Py_ssize_t k, Py_ssize_t c0, Py_ssize_t c1,
+                               double* reg) noexcept nogil
     int fastlr_predict_f64(int head, const double* X, Py_ssize_t d, Py_ssize_t k,
                            const Py_ssize_t* idx, Py_ssize_t start, Py_ssize_t stop,
                            const double* W, const double* b, int proba, void* out,

@@ -457,7 +457,8 @@ def run_epoch(const floating[:, ::1] X,          # IN (n, d)
                 # add the L2 term, update, soft-threshold for L1, and zero G for the next batch
                 if W32 != NULL:
                     fastlr_batch_update32(&sW, &sb, step, inv, cfg.fit_intercept, W, W32, b,
-                                          &G[0], &buf1[0], &buf2[0], B1, B2, d, k, reg)
+                                          &G[0], &buf1[0], &buf2[0], B1, B2, d, k, 0, k,
+                                          reg)
                 else:
                     fastlr_batch_update(&sW, &sb, step, inv, cfg.fit_intercept, W, b, &G[0],
                                         &buf1[0], &buf2[0], d, k, 0, k, reg)

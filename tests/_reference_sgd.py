@@ -287,22 +287,25 @@ def _torch_fit(X, y, W0, b0, *, head, solver, lr, momentum, nesterov, beta1, bet
 
 def torch_linear_loop(torch, W0, b0, loader, batch_loss, epochs, *, solver="sgd", lr=0.01,
                       momentum=0.0, nesterov=False, betas=(0.9, 0.999), eps=1e-8,
-                      weight_decay=0.0):
-    """The lectures' PyTorch training loop in float64, shared by the parity tests:
-    ``nn.Linear`` started at (W0, b0), ``torch.optim.SGD`` or ``Adam``, and per batch
-    ``loss = batch_loss(model, batch)`` (+ ``weight_decay / 2 ||W||^2``, W only),
-    zero_grad, backward, step.
+                      weight_decay=0.0, dtype=None):
+    """The lectures' PyTorch training loop (float64 unless ``dtype`` says otherwise),
+    shared by the parity tests: ``nn.Linear`` started at (W0, b0), ``torch.optim.SGD`` or
+    ``Adam``, and per batch ``loss = batch_loss(model, batch)`` (+ ``weight_decay / 2
+    ||W||^2``, W only), zero_grad, backward, step.
 
-    Returns ``(W, b, losses, steps)``: the final parameters, each epoch's mean batch loss
-    and the optimiser steps taken."""
+    ``dtype`` (default ``torch.float64``): the model's, e.g. ``torch.float32`` for the
+    float32 model torch users train.
+
+    Returns ``(W, b, losses, steps)``: the final parameters (in float64), each epoch's
+    mean batch loss and the optimiser steps taken."""
     from torch import nn
 
-    f64 = torch.float64
+    dt = torch.float64 if dtype is None else dtype
     W0 = np.asarray(W0, dtype=np.float64)
-    model = nn.Linear(W0.shape[1], W0.shape[0], dtype=f64)
+    model = nn.Linear(W0.shape[1], W0.shape[0], dtype=dt)
     with torch.no_grad():
-        model.weight.copy_(torch.tensor(W0, dtype=f64))
-        model.bias.copy_(torch.tensor(np.asarray(b0, dtype=np.float64), dtype=f64))
+        model.weight.copy_(torch.tensor(W0, dtype=dt))
+        model.bias.copy_(torch.tensor(np.asarray(b0, dtype=np.float64), dtype=dt))
     if solver == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
                               nesterov=nesterov)
@@ -321,8 +324,8 @@ def torch_linear_loop(torch, W0, b0, loader, batch_loss, epochs, *, solver="sgd"
             opt.step()
             steps += 1
         losses.append(float(np.mean(batch_losses)))
-    return (model.weight.detach().numpy().copy(), model.bias.detach().numpy().copy(),
-            losses, steps)
+    return (model.weight.detach().numpy().astype(np.float64),
+            model.bias.detach().numpy().astype(np.float64), losses, steps)
 
 
 # --- the same loop for every head, with state kept between epochs (used by the

@@ -33,7 +33,7 @@ Tolerances
 
 import numpy as np
 import pytest
-from _reference_sgd import reference_fit, torch_fit
+from _reference_sgd import reference_fit, torch_fit, torch_linear_loop
 from fastlr._loss import simd_level
 
 from fastlr import LogisticRegression
@@ -377,32 +377,20 @@ def test_float32_arithmetic_matches_a_float32_torch_model(opt_name, batch_size, 
     agree as closely over these few steps: the rounding of the parameters is checked
     above); a float32 state that misses one of its updates is off by > 1e-3."""
     torch = torch1
+    from torch.utils.data import DataLoader, TensorDataset
+
     X, y, yi, W0, b0, head = _data("multiclass10", n=300, d=90, seed=4)
     X32 = X.astype(np.float32)
     opt = OPTIMIZERS[opt_name]
     f32 = _fit(X32, y, W0, b0, opt, batch_size=batch_size, epochs=3)
-    model = torch.nn.Linear(90, 10, dtype=torch.float32)
-    with torch.no_grad():
-        model.weight.copy_(torch.tensor(W0, dtype=torch.float32))
-        model.bias.copy_(torch.tensor(b0, dtype=torch.float32))
-    if opt_name == "adam":
-        optim = torch.optim.Adam(model.parameters(), lr=opt["lr"])
-    else:
-        optim = torch.optim.SGD(model.parameters(), lr=opt["lr"], momentum=opt["momentum"])
-    Xt, yt = torch.from_numpy(X32), torch.from_numpy(np.asarray(yi, dtype=np.int64))
-    losses = []
-    for _ in range(3):
-        batch_losses = []
-        for start in range(0, len(X32), batch_size):
-            loss = torch.nn.functional.cross_entropy(model(Xt[start:start + batch_size]),
-                                                     yt[start:start + batch_size])
-            optim.zero_grad()
-            loss.backward()
-            optim.step()
-            batch_losses.append(loss.item())
-        losses.append(np.mean(batch_losses))
-    W = model.weight.detach().numpy().astype(np.float64)
-    b = model.bias.detach().numpy().astype(np.float64)
+    loader = DataLoader(TensorDataset(torch.from_numpy(X32),
+                                      torch.from_numpy(np.asarray(yi, dtype=np.int64))),
+                        batch_size=batch_size, shuffle=False)
+    W, b, losses, _ = torch_linear_loop(
+        torch, W0, b0, loader,
+        lambda model, batch: torch.nn.functional.cross_entropy(model(batch[0]), batch[1]),
+        3, solver=opt["solver"], lr=opt["lr"], momentum=opt.get("momentum", 0.0),
+        dtype=torch.float32)
     np.testing.assert_allclose(f32.coef_, W, rtol=0, atol=2e-6 * np.abs(W).max())
     np.testing.assert_allclose(f32.intercept_, b, rtol=0, atol=2e-6 * np.abs(b).max())
     np.testing.assert_allclose(f32.loss_curve_, losses, rtol=2e-6)
