@@ -542,6 +542,11 @@ def epoch_section(shape, X, y, stream, args, progress, t_start):
 # A predict_proba repeat lasts at least about this long (see _interleaved): the large
 # shapes' calls already do (one call per repeat); the small shape's are timed over ~100.
 PREDICT_MIN_TIME_S = 0.02
+# Repeats of a shape whose calls are short (below PREDICT_MIN_TIME_S, so several per
+# repeat): each repeat is a 20 ms window that a busy neighbour can slow as a whole, and
+# five such windows were not enough. One full run had fastlr and fastlr-1thread, the
+# same single-threaded call on 10,000 x 20, at 53.5 and 39.5 us. Fifteen cost about 10 s.
+PREDICT_SHORT_REPEATS = 15
 
 
 def predict_section(shape, X, y, args):
@@ -591,10 +596,16 @@ def predict_section(shape, X, y, args):
             fns["torch-forward"] = fwd
             if kk == 1:
                 notes["torch-forward"] = "returns P(y=1) only, (n, 1); the others (n, 2)"
+    short = False
     for fn in fns.values():                     # warm-up
+        t0 = time.perf_counter()
         fn()
-    med, times, number = _interleaved(fns, max(args.repeats, 3 if args.quick else 5),
-                                      settle=args.settle_s, min_time=PREDICT_MIN_TIME_S)
+        short = short or time.perf_counter() - t0 < PREDICT_MIN_TIME_S
+    repeats = max(args.repeats, 3 if args.quick else 5)
+    if short and not args.quick:
+        repeats = max(repeats, PREDICT_SHORT_REPEATS)
+    med, times, number = _interleaved(fns, repeats, settle=args.settle_s,
+                                      min_time=PREDICT_MIN_TIME_S)
     if "torch-forward" in fns:
         torch.set_num_threads(old)
     rows = []
