@@ -156,8 +156,9 @@ typedef struct {
     const double *Y, *sw, *lw;         /* as fastlr_rows */
     const ptrdiff_t *idx;              /* the epoch's row order, or NULL: 0 .. m-1 */
     double *W, *b, *G, *buf1, *buf2;   /* G (k d + k) is zero on entry and on return */
-    float *W32;                        /* float32 X: k d floats of work for float32
-                                        * arithmetic (_kernels_impl.h); NULL: double */
+    float *W32;                        /* float32 X: the k d float32 coefficients that
+                                        * float32 arithmetic trains (_kernels_impl.h; W
+                                        * holds them widened on return); NULL: double */
     float *buf1_32, *buf2_32;          /* with W32: the coefficients' optimiser state in
                                         * float32 (k d each; buf1, buf2 then hold the
                                         * intercepts' alone) */

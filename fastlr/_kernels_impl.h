@@ -915,9 +915,9 @@ static FASTLR_TARGET void SFX(fastlr_opt_step32)(const fastlr_step_t *s, float *
 #endif
 
 /* The last columns [j, d) of a gradient tile (fewer than a vector): G_{c+q} +=
- * sum_r ab[r CB + q] x_r in double, or with fu the optimiser's step by fastlr_opt_step
- * (and, with W32, the stepped coefficients rounded into it). ab holds doubles, or floats
- * when ab_f32 (a constant where inlined). */
+ * sum_r ab[r CB + q] x_r in double, or with fu the optimiser's step: by fastlr_opt_step
+ * on W, or with W32 by fastlr_opt_step32 on the float32 coefficients W32. ab holds
+ * doubles, or floats when ab_f32 (a constant where inlined). */
 static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_tail)(
         const void *ab, const int ab_f32, const FLT *const *xs, int nr, double *GW,
         float *W32, ptrdiff_t d, ptrdiff_t c, ptrdiff_t kq, const int CB, ptrdiff_t j,

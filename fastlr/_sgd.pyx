@@ -302,8 +302,9 @@ def run_epoch(const floating[:, ::1] X,          # IN (n, d)
     cdef int snt = split_threads(cfg.head, bs, d, k, n_threads)
     if snt == 0 and fused_batches(cfg.head, bs, d, k, n_threads, sizeof(floating)):
         snt = 1
-    # float32 X: the k-output heads multiply and add in float32 on a float32 copy of the
-    # coefficients (with AVX-512, whose kernels have that path)
+    # float32 X: the k-output heads multiply and add in float32 and train float32
+    # coefficients W32 and optimiser state B1, B2 (with AVX-512, whose kernels have that
+    # path); W follows W32 after every call
     cdef bint f32 = (floating is float and FLOAT32_ARITHMETIC and cfg.head != HEAD_LOGISTIC
                      and fastlr_simd_level >= 2 and kd > 0)
     cdef float[::1] w32, s1_32, s2_32
