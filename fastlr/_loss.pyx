@@ -36,7 +36,7 @@ result therefore depends on ``n_threads`` but never on timing.
 import os
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 from libc.math cimport isfinite
 from libc.string cimport memset
 
@@ -63,6 +63,8 @@ fastlr_select_kernels(_simd_cap(os.environ.get("FASTLR_SIMD", "")))
 # count actually used (and with it the summation order) is a function of the shapes and
 # n_threads, never of timing.
 MIN_WORK_PER_THREAD = 1 << 17
+# prediction's rows go to threads in about this many chunks per thread (predict_into)
+PREDICT_CHUNKS_PER_THREAD = 8
 
 
 def threads_for(Py_ssize_t n_rows, Py_ssize_t width, int n_threads):
@@ -266,15 +268,18 @@ def predict_into(str head, const floating[:, ::1] X,   # IN (n, d)
     the training loop, in double, then the link (the training loop's SIMD exp). For the
     logistic head with ``proba`` and a two-column ``out`` the columns are ``sigmoid(-z)``
     and ``sigmoid(z)`` (so ``1 - p`` has no cancellation). Softmax subtracts each row's
-    maximum logit before exponentiating. Rows are split into ``n_threads`` contiguous
-    chunks; each row is independent, so results do not depend on it. With ``rows``, row
+    maximum logit before exponentiating. With several threads the rows go out in
+    contiguous chunks (about 8 per thread) to whichever thread is free. Each row goes
+    through the same sums wherever it sits, so no bit depends on the threads, the chunks,
+    or the rows around it. With ``rows``, row
     ``r`` of ``out`` is for row ``rows[r]`` of X (no copy of X is made).
     """
     cdef int h = _HEADS[head]
     cdef Py_ssize_t n = X.shape[0] if rows is None else rows.shape[0]
     cdef Py_ssize_t d = X.shape[1], k = coef.shape[0]
     cdef Py_ssize_t ocols = out.shape[1]
-    cdef Py_ssize_t t, lo, hi, stride = 4 * k + 8
+    cdef Py_ssize_t t, lo, hi, chunk, nchunks, stride = fastlr_scratch_size(k) + 8
+    cdef int tid
     cdef const Py_ssize_t* idx = NULL if rows is None else &rows[0]
     cdef int out_f32 = floating_out is float
     cdef int bad = 0
@@ -305,13 +310,24 @@ def predict_into(str head, const floating[:, ::1] X,   # IN (n, d)
                 bad = _predict_rows(h, &X[0, 0], d, k, idx, 0, n, &coef[0, 0],
                                     &intercept[0], proba, op, out_f32, ocols, scr)
         else:
-            for t in prange(n_threads, nogil=True, schedule='static', chunksize=1,
+            # chunks handed out as threads free up: a thread slowed by another process on
+            # its core takes fewer of them (with halves, the call waited for the slower)
+            chunk = (n + PREDICT_CHUNKS_PER_THREAD * n_threads - 1) // (
+                PREDICT_CHUNKS_PER_THREAD * n_threads)
+            chunk = max(chunk, MIN_WORK_PER_THREAD // max(k * d, 1) + 1)
+            chunk = (chunk + 31) // 32 * 32  # whole panels of the k-output heads
+            nchunks = (n + chunk - 1) // chunk
+            for t in range(n_threads):
+                fl[t] = 0
+            for t in prange(nchunks, nogil=True, schedule='dynamic', chunksize=1,
                             num_threads=n_threads):
-                lo = (n * t) // n_threads
-                hi = (n * (t + 1)) // n_threads
-                fl[t] = _predict_rows(h, &X[0, 0], d, k, idx, lo, hi, &coef[0, 0],
-                                      &intercept[0], proba, op, out_f32, ocols,
-                                      &scr[t * stride])
+                lo = t * chunk
+                hi = lo + chunk if lo + chunk < n else n
+                tid = threadid()
+                if _predict_rows(h, &X[0, 0], d, k, idx, lo, hi, &coef[0, 0],
+                                 &intercept[0], proba, op, out_f32, ocols,
+                                 &scr[tid * stride]):
+                    fl[tid] = 1
             for t in range(n_threads):
                 bad = bad | fl[t]
     finally:

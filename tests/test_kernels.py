@@ -647,6 +647,70 @@ def test_predict_logistic_row_independent_of_position(d, dtype, proba, out_dtype
         np.testing.assert_array_equal(out, full[lo:hi])
 
 
+@pytest.mark.parametrize("proba", [False, True])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("d", [1, 5, 8, 21])
+@pytest.mark.parametrize("head", ["softmax", "multilabel", "squared"])
+def test_predict_k_outputs_row_independent_of_position(head, d, dtype, proba):
+    # The k-output heads predict panels of up to 32 rows in groups of 4 (AVX-512; a last
+    # group of 1-3 rows repeats its last row), rows in pairs otherwise. A row's outputs must
+    # not depend on where it sits: alone, in a panel's last group, across panels, gathered
+    # through rows=, or in a slice, bit for bit. n = 75: two full panels and a group of 3.
+    n = 75
+    X, _, _, coef, b = make_problem(head, n=n, d=d, k=5, dtype=dtype, seed=33,
+                                    coef_scale=1.5)
+    X[6, 0] = np.nan                       # a non-finite row is flagged, others unaffected
+    k = coef.shape[0]
+
+    def run(rows=None, Xs=X):
+        m = Xs.shape[0] if rows is None else len(rows)
+        out = np.full((m, k), np.nan)
+        r = None if rows is None else np.asarray(rows, dtype=np.intp)
+        bad = _loss.predict_into(head, Xs, coef, b, out, proba, 1, r)
+        return out, bad
+
+    full, bad = run()
+    assert bad
+    assert np.isnan(full[6]).all() and np.isfinite(np.delete(full, 6, axis=0)).all()
+    ok = np.arange(n) != 6
+    ref = R.predict(head, X.astype(np.float64), coef, b, proba=proba)
+    zmag = (np.abs(b) + np.abs(X[ok].astype(np.float64)) @ np.abs(coef).T).max(axis=1,
+                                                                                keepdims=True)
+    assert_close(full[ok], ref[ok], RTOL, RTOL * zmag, "predict")
+    for i in (0, 3, 31, 32, 63, 64, 72, 74):
+        single, _ = run([i])
+        np.testing.assert_array_equal(single[0], full[i])
+    perm = np.random.default_rng(5).permutation(n)
+    for rows in (perm, perm[:13], [74, 0, 74, 74, 31, 32, 9, 1, 2]):
+        part, _ = run(rows)
+        np.testing.assert_array_equal(part, full[np.asarray(rows)])
+    for lo, hi in ((0, 5), (3, 38), (70, 75), (1, 74)):
+        part, _ = run(Xs=X[lo:hi])
+        np.testing.assert_array_equal(part, full[lo:hi])
+
+
+@pytest.mark.parametrize("head", HEADS)
+def test_predict_threads_chunks_identical(head):
+    # Enough work for two threads: the rows go out in chunks taken as threads free up
+    # (several per thread, ends not on a 4-row group). Every bit equals one thread's and
+    # gathered rows'.
+    n = 5003
+    X, _, _, coef, b = make_problem(head, n=n, d=61, k=5, dtype=np.float32, seed=34)
+    k = coef.shape[0]
+    assert _loss.threads_for(n, k * X.shape[1], 2) == 2
+    for proba in (False, True):
+        ncol = 2 if head == "logistic" and proba else k
+        o1 = _loss.predict_linear(head, X, coef, b, np.empty((n, ncol)), proba=proba)
+        for nt in (2, 3):
+            o2 = _loss.predict_linear(head, X, coef, b, np.empty((n, ncol)), proba=proba,
+                                      n_threads=nt)
+            np.testing.assert_array_equal(o1, o2)
+        rows = np.random.default_rng(6).permutation(n).astype(np.intp)
+        o3 = _loss.predict_linear(head, X, coef, b, np.empty((n, ncol)), proba=proba,
+                                  n_threads=2, rows=rows)
+        np.testing.assert_array_equal(o3, o1[rows])
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_predict_logistic_large_input_same_rows(dtype):
     # over 4 MB of consecutive rows the binary prediction prefetches in software (another
