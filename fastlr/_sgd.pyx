@@ -43,7 +43,7 @@ from fastlr._math cimport (floating, fastlr_step_t, fastlr_batch_update, fastlr_
                            fastlr_split_batches_f32, fastlr_split_batches_f64,
                            fastlr_scratch_size, fastlr_wtime)
 from fastlr._loss cimport loss_grad, workspace_size, HEAD_LOGISTIC
-from fastlr._random cimport shuffle_indices
+from fastlr._random cimport fastlr_shuffle
 from fastlr._loss import _simd_cap
 
 # The optimiser step's instruction set, chosen as _loss chooses the row loops'.
@@ -347,9 +347,7 @@ def run_epoch(const floating[:, ::1] X,          # IN (n, d)
 
     with nogil:
         if cfg.shuffle and batch_lo == 0:
-            for j in range(m):
-                perm[j] = j if rows is None else rows[j]
-            shuffle_indices(&perm[0], m, &rng_state[0])
+            fastlr_shuffle(&perm[0], NULL if rows is None else &rows[0], m, &rng_state[0])
         if snt > 0:
             sp.head = cfg.head
             sp.nt = snt
@@ -467,6 +465,19 @@ def run_epoch(const floating[:, ::1] X,          # IN (n, d)
         np.asarray(buf1)[:kd] = s1_32
         np.asarray(buf2)[:kd] = s2_32
     return loss_sum, ran, step, status
+
+
+def _shuffled(Py_ssize_t n, uint64_t state, const Py_ssize_t[::1] rows=None):
+    """Test hook: ``(order, state)``, an epoch's row order as run_epoch draws it from the
+    PRNG ``state`` (of ``rows``, or of ``range(n)``), and the state after the draws."""
+    if rows is not None and rows.shape[0] != n:
+        raise ValueError(f"rows has {rows.shape[0]} entries, expected {n}")
+    out = np.empty(n, dtype=np.intp)
+    cdef Py_ssize_t[::1] o = out
+    cdef uint64_t st = state
+    if n > 0:
+        fastlr_shuffle(&o[0], NULL if rows is None else &rows[0], n, &st)
+    return out, st
 
 
 def n_batches(Py_ssize_t m, Py_ssize_t batch_size, bint drop_last):

@@ -35,8 +35,10 @@ import numpy as np
 import pytest
 from _reference_sgd import reference_fit, torch_fit, torch_linear_loop
 from fastlr._loss import simd_level
+from fastlr._sgd import _shuffled
 
 from fastlr import LogisticRegression
+from fastlr._validation import seed_from
 
 RTOL_REF, ATOL_REF = 1e-10, 1e-12
 RTOL_TORCH, ATOL_TORCH = 1e-8, 1e-10
@@ -414,6 +416,24 @@ def test_shuffle_same_seed_is_bit_identical(task):
     # and shuffling does change the run relative to the natural order
     unshuffled = _fit(X, y, W0, b0, opt)
     assert not np.array_equal(runs[0].coef_, unshuffled.coef_)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_shuffled_epochs_follow_the_drawn_orders(task):
+    """Several batches per epoch, shuffled: the fit equals the reference run over the row
+    orders that the PRNG gives (_sgd._shuffled from the seed random_state draws, its
+    state carried from epoch to epoch), so each epoch visits exactly that permutation."""
+    X, y, yi, W0, b0, head = _data(task)
+    opt = OPTIMIZERS["momentum"]
+    epochs = 3
+    clf = _fit(X, y, W0, b0, opt, epochs=epochs, shuffle=True, random_state=5)
+    state, perms = int(seed_from(5)), []
+    for _ in range(epochs):
+        order, state = _shuffled(N, state)
+        perms.append(order)
+    W, b, losses, _ = reference_fit(X, yi, W0, b0, head=head, batch_size=BATCH,
+                                    epochs=epochs, perms=perms, **opt)
+    _assert_run(clf, W, b, losses, RTOL_REF, ATOL_REF)
 
 
 @pytest.mark.parametrize("opt_name", ["momentum", "adam"])
