@@ -364,7 +364,15 @@ class _AdaptiveSlope:
 
 class FastlrEpochContender(_AdaptiveSlope, be.FastlrContender):
     """bench_epoch's fastlr adapter (same estimator, epoch = slope of fit times) with
-    the number of extra epochs adapted to tiny problems (see _AdaptiveSlope)."""
+    the number of extra epochs adapted to tiny problems (see _AdaptiveSlope).
+
+    A fastlr measurement (fits of 1 and 3 epochs) takes a fraction of a second, so each
+    repeat takes SAMPLES_PER_REPEAT of them (not in --quick): a median over 3 x the
+    repeats. A full run on 45fb053 had the same binary float32 epoch at 0.037 s in one
+    repeat and 0.051 s in the next (another process on the machine): with 3 samples a
+    median could land on a slow spell."""
+
+    samples_per_repeat = 3
 
     def _fit_rows(self, solver, batch_size, max_iter, m, seed):
         return self._fit_time(solver, batch_size, max_iter, self.X[:m], self.y[:m])
@@ -491,18 +499,20 @@ def epoch_section(shape, X, y, stream, args, progress, t_start):
             for c in contenders:
                 if not _runs(c, solver, bs, args.batch_sizes):
                     continue
-                time.sleep(args.settle_s)
-                r = c.measure(solver, bs, args.max_batches, seed=rep)
-                results.setdefault((c.name, solver, bs), []).append(r)
-                if "epoch_s" in r:
-                    shown = r["epoch_s"]
-                else:    # slope contenders: fit1_s and fitN_s (N = 1 + extra) or fit3_s
-                    extra = r.get("extra_epochs", 2)
-                    shown = (r.get("fitN_s", r.get("fit3_s", 0.0)) - r["fit1_s"]) / extra
-                    shown *= r.get("n", 1) / r.get("m", 1)
-                progress(f"[epoch {shape_label(shape)} {dtype} repeat {rep + 1}/"
-                         f"{args.repeats}, {time.perf_counter() - t_start:.0f} s] {c.name} "
-                         f"{solver} batch {bs}: {shown:.3f} s")
+                samples = 1 if args.quick else getattr(c, "samples_per_repeat", 1)
+                for _ in range(samples):
+                    time.sleep(args.settle_s)
+                    r = c.measure(solver, bs, args.max_batches, seed=rep)
+                    results.setdefault((c.name, solver, bs), []).append(r)
+                    if "epoch_s" in r:
+                        shown = r["epoch_s"]
+                    else:  # slope contenders: fit1_s and fitN_s (N = 1 + extra) or fit3_s
+                        extra = r.get("extra_epochs", 2)
+                        shown = (r.get("fitN_s", r.get("fit3_s", 0.0)) - r["fit1_s"]) / extra
+                        shown *= r.get("n", 1) / r.get("m", 1)
+                    progress(f"[epoch {shape_label(shape)} {dtype} repeat {rep + 1}/"
+                             f"{args.repeats}, {time.perf_counter() - t_start:.0f} s] "
+                             f"{c.name} {solver} batch {bs}: {shown:.3f} s")
     for c in contenders:
         c.teardown()
     rows = []
@@ -516,7 +526,8 @@ def epoch_section(shape, X, y, stream, args, progress, t_start):
             fixed = getattr(c, "fixed_batch", None)
             row = {"contender": c.name, "problem": shape_label(shape), "kind": kind,
                    "dtype": dtype, "solver": solver, "batch_size": fixed or bs,
-                   "n": n, "d": d, "k": k, "repeats": args.repeats}
+                   "n": n, "d": d, "k": k,
+                   "repeats": len(results[(c.name, solver, bs)])}
             row.update(c.summarize(results[(c.name, solver, bs)]))
             ts = [t for t in row["times_s"] if t > 0]
             if len(ts) > 1 and max(ts) > be.NOISY_SPREAD * min(ts):
