@@ -291,6 +291,10 @@ class TorchRandpermMulticlass(_TorchMulticlass, be.TorchRandpermContender):
 
 
 SLOPE_MIN_S = 0.05        # the extra epochs of a slope measurement take at least this long
+# ... and of fastlr's, outside --quick: its epochs are tens of milliseconds, and a fit's
+# own time varies by that much on this shared machine, so the difference of a 1-epoch
+# and a 3-epoch fit swung from 0.0195 to 0.0579 s for one binary float32 row (45fb053)
+FASTLR_SLOPE_MIN_S = 0.25
 MAX_EXTRA_EPOCHS = 200
 
 
@@ -299,7 +303,8 @@ class _AdaptiveSlope:
     bench_epoch times fastlr (E = 2 there), so that the per-fit overhead (validation,
     label encoding) stays out. E is 2 unless an epoch is so cheap (the ``small`` shape:
     tens of microseconds) that two of them drown in the noise of a fit; then a pilot
-    picks E so that the extra epochs take about ``SLOPE_MIN_S`` (at most 200).
+    picks E so that the extra epochs take about ``SLOPE_MIN_S`` (``slope_min_s`` when
+    set: FASTLR_SLOPE_MIN_S for fastlr outside --quick; at most 200).
 
     Subclasses provide ``_fit_rows(solver, batch_size, max_iter, m, seed)`` (seconds of
     one fit on the first m rows) and may override ``_rows(batch_size, max_batches)``
@@ -317,11 +322,12 @@ class _AdaptiveSlope:
         t_small = self._fit_rows(solver, batch_size, 1, m_small, 12345)
         m = self._rows(batch_size, max_batches)
         extra = 2
-        if t_small * m / m_small < SLOPE_MIN_S:        # an epoch costs less than this
+        slope_min = getattr(self, "slope_min_s", SLOPE_MIN_S)
+        if t_small * m / m_small < slope_min:        # an epoch costs less than this
             t1 = self._fit_rows(solver, batch_size, 1, m, 12345)
             t3 = self._fit_rows(solver, batch_size, 3, m, 12345)
             per = max((t3 - t1) / 2.0, 1e-6)
-            extra = int(min(MAX_EXTRA_EPOCHS, max(2, math.ceil(SLOPE_MIN_S / per))))
+            extra = int(min(MAX_EXTRA_EPOCHS, max(2, math.ceil(slope_min / per))))
         if not hasattr(self, "_extra_epochs"):
             self._extra_epochs = {}
         self._extra_epochs[(solver, batch_size)] = extra
@@ -489,6 +495,8 @@ def epoch_section(shape, X, y, stream, args, progress, t_start):
     configs = [(s, bs) for s in args.solvers for bs in args.batch_sizes]
     for c in contenders:
         c.setup(X, y)
+        if isinstance(c, FastlrEpochContender) and not args.quick:
+            c.slope_min_s = FASTLR_SLOPE_MIN_S
     for solver, bs in configs:
         for c in contenders:
             if _runs(c, solver, bs, args.batch_sizes):
