@@ -381,3 +381,19 @@ def test_large_inputs_predict_like_the_serial_kernel(dtype, k):
     np.testing.assert_array_equal(z.reshape(len(X), -1), z_ref.astype(dtype))
     np.testing.assert_array_equal(clf.predict_proba(X), p_ref.astype(dtype))
     np.testing.assert_allclose(clf.predict_proba(X).sum(axis=1), 1.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8, np.int8])
+@pytest.mark.parametrize("labels", [[0, 1], [0, 1, 2, 3], [1, 2], [0, 2, 5], [-3, 0, 4]])
+def test_encode_labels_matches_numpy_unique(labels, dtype):
+    # the O(n) paths of encode_labels (labels 0..k-1 all present; other small ranges)
+    # against np.unique(return_inverse=True)
+    from fastlr._logistic import encode_labels
+    if np.dtype(dtype).kind == "u" and min(labels) < 0:
+        pytest.skip("negative labels in an unsigned dtype")
+    y = np.random.default_rng(7).choice(np.array(labels, dtype=dtype), size=500)
+    classes, yi = encode_labels(y)
+    ref_c, ref_i = np.unique(y, return_inverse=True)
+    assert classes.dtype == y.dtype and yi.dtype == np.intp
+    np.testing.assert_array_equal(classes, ref_c)
+    np.testing.assert_array_equal(yi, ref_i.reshape(-1))
