@@ -1155,11 +1155,14 @@ static inline __attribute__((always_inline)) FASTLR_TARGET void SFX(grad_cbr32)(
 }
 #endif
 
-/* z[r k + c] = x_r . W_c for the KROWS rows and the classes of blocks [b0, b1). With W32
- * (float32 X, mini-batch training), in float32 arithmetic on W32 (dot_cb32). */
+/* z[r k + c] = x_r . W_c for the KROWS rows and the classes of blocks [b0, b1); the rows
+ * pf (or NULL) are fetched into L2 during the first of those blocks (prediction). With
+ * W32 (float32 X, mini-batch training), in float32 arithmetic on W32 (dot_cb32; pf is
+ * then NULL). */
 static inline FASTLR_TARGET void SFX(dot_blk)(const FLT *const *xs, const double *W,
                                               const float *W32, ptrdiff_t d, ptrdiff_t k,
-                                              int n5, int b0, int b1, double *z) {
+                                              int n5, int b0, int b1, double *z,
+                                              const FLT *const *pf) {
     /* z rows are k apart: z + t k for the block's row t */
     CLASS_BLOCK_LOOP(cb, c, kq, b0, b1) {
 #if FASTLR_FLT_FLOAT
@@ -1174,9 +1177,9 @@ static inline FASTLR_TARGET void SFX(dot_blk)(const FLT *const *xs, const double
         (void)W32;
 #endif
         if (cb < n5)
-            SFX(dot_cb)(xs, W, d, k, c, kq, 5, z, NULL);
+            SFX(dot_cb)(xs, W, d, k, c, kq, 5, z, cb == b0 ? pf : NULL);
         else
-            SFX(dot_cb)(xs, W, d, k, c, kq, 4, z, NULL);
+            SFX(dot_cb)(xs, W, d, k, c, kq, 4, z, cb == b0 ? pf : NULL);
     }
 }
 
@@ -1244,7 +1247,7 @@ static inline FASTLR_TARGET void SFX(block_logits)(ptrdiff_t d, ptrdiff_t k,
                 if (sw != NULL) FASTLR_PREFETCH(sw + ahead_);
             }
         }
-        SFX(dot_blk)(xs + t, W, W32, d, k, n5, b0, b1, z + t * k);
+        SFX(dot_blk)(xs + t, W, W32, d, k, n5, b0, b1, z + t * k, NULL);
     }
     CLASS_BLOCK_LOOP(cb, c, kq, b0, b1)
         for (t = 0; t < nr; t++)
@@ -1699,7 +1702,7 @@ static FASTLR_TARGET int SFX(fastlr_predict)(int head, const FLT *X, ptrdiff_t d
     while (r < stop) {
         const ptrdiff_t np = stop - r >= panel ? panel : stop - r;
         ptrdiff_t c, g;
-        CLASS_BLOCK_LOOP(cb, c0, kq, 0, nblk) {
+        for (int cb = 0; cb < nblk; cb++)
             for (g = 0; g < np; g += KROWS) {
                 const FLT *xs[KROWS], *pf[KROWS];
                 for (t = 0; t < KROWS; t++) {
@@ -1710,12 +1713,9 @@ static FASTLR_TARGET int SFX(fastlr_predict)(int head, const FLT *X, ptrdiff_t d
                     xs[t] = X + ROW(g + t < np ? r + g + t : r + np - 1) * d;
                     pf[t] = ahead < pf_limit ? X + ROW(ahead) * d : xs[t];
                 }
-                if (cb < n5)
-                    SFX(dot_cb)(xs, W, d, k, c0, kq, 5, scratch + g * k, cb == 0 ? pf : NULL);
-                else
-                    SFX(dot_cb)(xs, W, d, k, c0, kq, 4, scratch + g * k, cb == 0 ? pf : NULL);
+                SFX(dot_blk)(xs, W, NULL, d, k, n5, cb, cb + 1, scratch + g * k,
+                             cb == 0 ? pf : NULL);
             }
-        }
         for (t = 0; t < np; t++)
             for (c = 0; c < k; c++) scratch[t * k + c] += b[c];
         bad |= SFX(any_nonfinite)(scratch, np * k);

@@ -46,6 +46,18 @@ cdef extern from *:
 
     #define FASTLR_SHUFFLE_AHEAD 16
 
+    /* the draw of step t (j uniform in [0, t]) into its slot of js, and a prefetch of a[j] */
+    static inline void fastlr_draw_ahead(ptrdiff_t *a, ptrdiff_t *js, ptrdiff_t t,
+                                         uint64_t *state) {
+        ptrdiff_t j = fastlr_below(fastlr_splitmix64(state), (uint64_t)t + 1);
+        js[t % FASTLR_SHUFFLE_AHEAD] = j;
+    #if defined(__GNUC__)
+        __builtin_prefetch(a + j, 1);
+    #else
+        (void)a;
+    #endif
+    }
+
     /* a[0:n] = a uniform permutation of src[0:n] (of 0..n-1 when src is NULL), drawn
      * from *state (see _random.pxd). The draws are those of steps i = 1 .. n-1 in order,
      * made FASTLR_SHUFFLE_AHEAD steps early so that a[j] can be prefetched. */
@@ -54,23 +66,13 @@ cdef extern from *:
         ptrdiff_t js[FASTLR_SHUFFLE_AHEAD], i, t;
         if (n <= 0)
             return;
-        for (t = 1; t <= FASTLR_SHUFFLE_AHEAD && t < n; t++) {
-            js[t % FASTLR_SHUFFLE_AHEAD] = fastlr_below(fastlr_splitmix64(state), (uint64_t)t + 1);
-    #if defined(__GNUC__)
-            __builtin_prefetch(a + js[t % FASTLR_SHUFFLE_AHEAD], 1);
-    #endif
-        }
+        for (t = 1; t <= FASTLR_SHUFFLE_AHEAD && t < n; t++)
+            fastlr_draw_ahead(a, js, t, state);
         a[0] = src != NULL ? src[0] : 0;
         for (i = 1; i < n; i++) {
             ptrdiff_t j = js[i % FASTLR_SHUFFLE_AHEAD], v = src != NULL ? src[i] : i;
-            t = i + FASTLR_SHUFFLE_AHEAD;
-            if (t < n) {
-                ptrdiff_t jt = fastlr_below(fastlr_splitmix64(state), (uint64_t)t + 1);
-                js[t % FASTLR_SHUFFLE_AHEAD] = jt;
-    #if defined(__GNUC__)
-                __builtin_prefetch(a + jt, 1);
-    #endif
-            }
+            if (i + FASTLR_SHUFFLE_AHEAD < n)
+                fastlr_draw_ahead(a, js, i + FASTLR_SHUFFLE_AHEAD, state);
             if (j == i) {
                 a[i] = v;
             } else {
@@ -80,6 +82,5 @@ cdef extern from *:
         }
     }
     """
-    uint64_t fastlr_splitmix64(uint64_t* state) noexcept nogil
     void fastlr_shuffle(Py_ssize_t* a, const Py_ssize_t* src, Py_ssize_t n,
                         uint64_t* state) noexcept nogil
