@@ -22,7 +22,8 @@ def encode_labels(y):
     if y.dtype.kind in "iu" and y.size:
         lo, hi = int(y.min()), int(y.max())
         if hi - lo <= max(1024, 4 * y.size):
-            present = np.bincount(y - lo if lo else y, minlength=hi - lo + 1) > 0
+            offset = y - lo if lo else y
+            present = np.bincount(offset, minlength=hi - lo + 1) > 0
             if lo == 0 and present.all():
                 # labels 0..k-1, all present: each label is its own index (y itself when
                 # it is already intp; the callers only read it). 1,000,000 0/1 labels:
@@ -30,7 +31,7 @@ def encode_labels(y):
                 return np.arange(hi + 1, dtype=y.dtype), y.astype(np.intp, copy=False)
             classes = np.flatnonzero(present) + lo
             lookup = np.cumsum(present) - 1
-            return classes.astype(y.dtype), lookup[y - lo].astype(np.intp)
+            return classes.astype(y.dtype), lookup[offset].astype(np.intp)
     classes, yi = np.unique(y, return_inverse=True)
     return classes, yi.reshape(-1)
 

@@ -315,7 +315,9 @@ def predict_into(str head, const floating[:, ::1] X,   # IN (n, d)
             chunk = (n + PREDICT_CHUNKS_PER_THREAD * n_threads - 1) // (
                 PREDICT_CHUNKS_PER_THREAD * n_threads)
             chunk = max(chunk, MIN_WORK_PER_THREAD // max(k * d, 1) + 1)
-            chunk = (chunk + 31) // 32 * 32  # whole panels of the k-output heads
+            # multiples of 32 rows: whole prediction panels of the k-output heads where
+            # a panel is 32 rows (rows up to 8 KB); only speed depends on it
+            chunk = (chunk + 31) // 32 * 32
             nchunks = (n + chunk - 1) // chunk
             for t in range(n_threads):
                 fl[t] = 0
