@@ -583,13 +583,19 @@ def epoch_section(shape, X, y, stream, args, progress, t_start):
 # predict_proba throughput.
 # ---------------------------------------------------------------------------------------
 
-# A predict_proba repeat lasts at least about this long (see _interleaved): the large
-# shapes' calls already do (one call per repeat); the small shape's are timed over ~100.
-PREDICT_MIN_TIME_S = 0.02
-# Repeats of a shape whose calls are short (below PREDICT_MIN_TIME_S, so several per
-# repeat): each repeat is a 20 ms window that a busy neighbour can slow as a whole, and
-# five such windows were not enough. One full run had fastlr and fastlr-1thread, the
-# same single-threaded call on 10,000 x 20, at 53.5 and 39.5 us. Fifteen cost about 10 s.
+# A predict_proba repeat lasts at least about this long (see _interleaved): a throughput
+# over back-to-back calls. It was 20 ms (one call of the large shapes). On this project's
+# VM, with OMP_WAIT_POLICY=PASSIVE (the benchmark's default), short bursts of work between
+# the pauses ran slower than sustained work: fastlr's binary float32 call on 1,000,000 x
+# 100 took 11-12 ms per call, the first one too, in bursts of 3 calls every 0.15 s, and
+# 8.6-9.1 ms in bursts of 8, the first one too (per-call medians of 8 bursts, in
+# alternating processes), so the figure said more about the pause than about the call.
+# At 0.1 s every contender's large-shape repeat is a few back-to-back calls.
+PREDICT_MIN_TIME_S = 0.1
+# Repeats of a shape whose calls are short (below PREDICT_MIN_TIME_S, so many per
+# repeat): each repeat is a window that a busy neighbour can slow as a whole, and five
+# 20 ms windows were not enough. One full run had fastlr and fastlr-1thread, the same
+# single-threaded call on 10,000 x 20, at 53.5 and 39.5 us. Fifteen.
 PREDICT_SHORT_REPEATS = 15
 
 
