@@ -303,12 +303,14 @@ class _AdaptiveSlope:
     bench_epoch times fastlr (E = 2 there), so that the per-fit overhead (validation,
     label encoding) stays out. E is 2 unless an epoch is so cheap (the ``small`` shape:
     tens of microseconds) that two of them drown in the noise of a fit; then a pilot
-    picks E so that the extra epochs take about ``SLOPE_MIN_S`` (``slope_min_s`` when
-    set: FASTLR_SLOPE_MIN_S for fastlr outside --quick; at most 200).
+    picks E so that the extra epochs take about ``slope_min_s`` (SLOPE_MIN_S;
+    FASTLR_SLOPE_MIN_S for fastlr outside --quick; at most 200 epochs).
 
     Subclasses provide ``_fit_rows(solver, batch_size, max_iter, m, seed)`` (seconds of
     one fit on the first m rows) and may override ``_rows(batch_size, max_batches)``
     (rows to fit on; fewer than n means the epoch is scaled by n / m)."""
+
+    slope_min_s = SLOPE_MIN_S
 
     def _rows(self, batch_size, max_batches):
         return self.X.shape[0]
@@ -322,12 +324,11 @@ class _AdaptiveSlope:
         t_small = self._fit_rows(solver, batch_size, 1, m_small, 12345)
         m = self._rows(batch_size, max_batches)
         extra = 2
-        slope_min = getattr(self, "slope_min_s", SLOPE_MIN_S)
-        if t_small * m / m_small < slope_min:        # an epoch costs less than this
+        if t_small * m / m_small < self.slope_min_s:   # an epoch costs less than this
             t1 = self._fit_rows(solver, batch_size, 1, m, 12345)
             t3 = self._fit_rows(solver, batch_size, 3, m, 12345)
             per = max((t3 - t1) / 2.0, 1e-6)
-            extra = int(min(MAX_EXTRA_EPOCHS, max(2, math.ceil(slope_min / per))))
+            extra = int(min(MAX_EXTRA_EPOCHS, max(2, math.ceil(self.slope_min_s / per))))
         if not hasattr(self, "_extra_epochs"):
             self._extra_epochs = {}
         self._extra_epochs[(solver, batch_size)] = extra
@@ -501,9 +502,7 @@ def _stream_probe(X):
 
     def probe():
         with threadpool_limits(limits=1):
-            t0 = time.perf_counter()
-            X @ v
-            return time.perf_counter() - t0
+            return _timed1(lambda: X @ v)
     return probe
 
 
